@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// `akrpctl`: the relay box companion tool. Each area of the product adds its subcommands here.
+@main
+struct AKRPCtl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "akrpctl",
+        abstract: "Companion tool for AKRP relay boxes: QKD devices, frames, state and statistics.",
+        subcommands: [
+        ]
+    )
+}
