@@ -28,15 +28,38 @@ var targets: [Target] = [
     .executableTarget(
         name: "akrpctl",
         dependencies: [
-            "AKRPEngine",
+            "AKRPEngine", "AKRPWire",
+            "AKRPDevice", "AKRPKeySource",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         path: "tools/akrpctl",
         swiftSettings: strict),
 
     // MARK: wire protocol (issue 4)
+    .target(name: "AKRPWire", dependencies: ["AKRPEngine"], swiftSettings: strict),
+    .testTarget(
+        name: "AKRPWireTests", dependencies: ["AKRPWire", "AKRPEngine"], exclude: ["FailCases"],
+        swiftSettings: strict),
 
     // MARK: device layer (issue 5)
+    // C libraries (libusb-1.0, libudev) are reached only through CShims, imported only by AKRPDevice.
+    .systemLibrary(
+        name: "CLibUSB", path: "CShims/CLibUSB", pkgConfig: "libusb-1.0",
+        providers: [.apt(["libusb-1.0-0-dev"])]),
+    .systemLibrary(
+        name: "CLibUDev", path: "CShims/CLibUDev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
+    .target(name: "CAKRPDeviceShims", dependencies: ["CLibUSB"], path: "CShims/CAKRPDeviceShims"),
+    .target(name: "AKRPKeySource", dependencies: ["AKRPEngine"], swiftSettings: strict),
+    .target(
+        name: "AKRPDevice",
+        dependencies: ["AKRPEngine", "AKRPKeySource", "CLibUSB", "CLibUDev", "CAKRPDeviceShims"],
+        swiftSettings: strict),
+    .testTarget(name: "AKRPKeySourceTests", dependencies: ["AKRPEngine", "AKRPKeySource"], swiftSettings: strict),
+    .testTarget(
+        name: "AKRPDeviceTests", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], swiftSettings: strict),
+    .executableTarget(
+        name: "akrp-bench-usb", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], path: "tools/bench-usb",
+        swiftSettings: strict),
 ]
 
 let package = Package(
@@ -44,6 +67,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "AKRPEngine", targets: ["AKRPEngine"]),
+        .library(name: "AKRPWire", targets: ["AKRPWire"]),
         .executable(name: "akrp-sim", targets: ["akrp-sim"]),
         .executable(name: "akrpctl", targets: ["akrpctl"]),
     ],

@@ -1,0 +1,103 @@
+public import AKRPEngine
+
+/// Which fields each ``MessageKind`` carries on the wire, and the rules every carried field obeys.
+///
+/// One table for the encoder, the decoder and `docs/WIRE.md`: a field that a kind does not carry is
+/// not encoded and decodes as zero. Every neighbour body starts with the *incarnation prefix*
+/// (`incarnation`, `peerIncarnation`): each kind uses it so that a receiver can drop frames meant for
+/// an earlier incarnation of itself or sent by an earlier incarnation of its peer.
+public enum MessageLayout {
+    /// Bytes of the incarnation prefix.
+    public static let prefixLength = 16
+    /// Bytes of a request identifier plus branch and hop.
+    static let requestBlockLength = 10
+
+    /// Whether `kind` carries a request identifier (and a branch).
+    public static func carriesRequest(_ kind: MessageKind) -> Bool {
+        switch kind {
+        case .hello, .resync, .linkState: false
+        default: true
+        }
+    }
+
+    /// Whether `kind` carries a hop position.
+    public static func carriesHop(_ kind: MessageKind) -> Bool {
+        carriesRequest(kind) && kind != .delivered
+    }
+
+    /// Whether `kind` carries a key-bytes payload after its fields (commit and share).
+    public static func carriesPayload(_ kind: MessageKind) -> Bool {
+        kind == .commit || kind == .share
+    }
+
+    /// Whether `kind` carries unit runs.
+    public static func carriesUnits(_ kind: MessageKind) -> Bool {
+        kind == .reserve || kind == .confirm
+    }
+
+    /// Encoded bytes of `path`: a node count then 4 bytes per node.
+    static func pathLength(_ path: Path) -> Int { 1 + 4 * Int(path.nodeCount) }
+
+    /// Encoded bytes of `units`: a run count then 12 bytes per run.
+    static func unitsLength(_ units: UnitRuns) -> Int { 1 + 12 * Int(units.runCount) }
+
+    /// Length of the body of `message`, including its payload, in bytes.
+    @inline(__always)
+    static func bodyLength(of message: Message) -> Int {
+        var n = prefixLength
+        if carriesRequest(message.kind) { n += requestBlockLength }
+        switch message.kind {
+        case .hello, .release, .abort: break
+        case .resync: n += 8
+        case .reserve: n += 2 + 8 + pathLength(message.path) + unitsLength(message.units)
+        case .confirm: n += 8 + unitsLength(message.units)
+        case .fail, .abortReply: n += 1
+        case .commit: n += 4 + 8 + 2 + Int(message.payloadLength)
+        case .share: n += 2 + Int(message.payloadLength)
+        case .linkState: n += 8 + 8 + 4 + 4
+        case .delivered: n -= 1  // a branch but no hop
+        }
+        return n
+    }
+
+    /// Checks every carried field of `message` against its range (the same rules encoder and decoder
+    /// apply, so that everything the encoder writes decodes).
+    /// - Throws: `.invalidField(field)` naming the first field out of range, `.invalidPath`.
+    @inline(__always)
+    static func check(_ message: Message) throws(WireError) {
+        let kind = message.kind
+        if carriesRequest(kind) {
+            guard message.request.source != .none else { throw .invalidField(.request) }
+        }
+        if carriesHop(kind) {
+            switch kind {
+            case .reserve:
+                do throws(PathError) { try message.path.validate() } catch { throw .invalidPath(error) }
+                guard Int(message.hop) < message.path.hops else { throw .invalidField(.hop) }
+            case .share:
+                // A share names the node that made it: an intermediate node, 1 … maxHops - 1.
+                guard message.hop >= 1, Int(message.hop) < Path.maxHops else { throw .invalidField(.hop) }
+            default:
+                guard Int(message.hop) < Path.maxHops else { throw .invalidField(.hop) }
+            }
+        }
+        switch kind {
+        case .reserve:
+            guard message.size >= 1 else { throw .invalidField(.size) }
+            guard !message.units.isEmpty else { throw .invalidField(.units) }
+        case .confirm:
+            guard !message.units.isEmpty else { throw .invalidField(.units) }
+        case .fail:
+            guard FailReason(rawValue: message.reason) != nil else { throw .invalidField(.reason) }
+        case .abortReply:
+            guard AbortOutcome(rawValue: message.reason) != nil else { throw .invalidField(.reason) }
+        case .commit:
+            guard message.shareMask >> (Path.maxHops + 1) == 0 else { throw .invalidField(.shareMask) }
+        case .linkState:
+            guard message.subject.low != .none, message.subject.low < message.subject.high else {
+                throw .invalidField(.subject)
+            }
+        default: break
+        }
+    }
+}
