@@ -1,0 +1,2 @@
+// libudev for device discovery (AKRPDevice only).
+#include <libudev.h>

@@ -1,0 +1,136 @@
+public import AKRPEngine
+
+/// A simulated QKD link: two devices that produce one seeded key stream at a fixed rate.
+///
+/// Both ends (``end(at:)``) deliver the same bytes for the same unit index, so the network
+/// simulator and tests can run links without hardware. Production is a pure function of time:
+/// unit `i` exists from `start + (i + 1) × unitSize × 8 / bitsPerSecond` seconds on. Like a real
+/// device, each end keeps only the newest `deviceBufferUnits` undelivered units; older ones are
+/// lost and announced to the sink as discarded.
+public struct SimulatedDevicePair: Sendable {
+    /// The link both ends serve.
+    public let link: LinkID
+    /// The shared stream definition.
+    public let stream: SeededKeyStream
+    /// Bytes per unit.
+    public let unitSize: Int
+    /// Secret key rate in bits per second (> 0).
+    public let bitsPerSecond: UInt64
+    /// When the link came up (engine time, ns).
+    public let start: Nanoseconds
+    /// How many produced-but-undelivered units a device keeps before it loses the oldest.
+    public let deviceBufferUnits: UInt64
+
+    /// Why a simulated pair cannot be made.
+    public enum ConfigurationError: Error, Equatable, Sendable {
+        /// Unit size outside 1...4096 bytes.
+        case unitSize(Int)
+        /// A zero key rate.
+        case zeroRate
+        /// A zero device buffer.
+        case zeroBuffer
+    }
+
+    /// Creates a simulated link.
+    /// - Throws: ``ConfigurationError`` for an out-of-range unit size, rate or buffer.
+    public init(
+        link: LinkID, seed: UInt64, unitSize: Int = 32, bitsPerSecond: UInt64, start: Nanoseconds = 0,
+        deviceBufferUnits: UInt64 = 1 << 20
+    ) throws(ConfigurationError) {
+        guard (1...4096).contains(unitSize) else { throw .unitSize(unitSize) }
+        guard bitsPerSecond > 0 else { throw .zeroRate }
+        guard deviceBufferUnits > 0 else { throw .zeroBuffer }
+        self.link = link
+        self.stream = SeededKeyStream(seed: seed, link: link)
+        self.unitSize = unitSize
+        self.bitsPerSecond = bitsPerSecond
+        self.start = start
+        self.deviceBufferUnits = deviceBufferUnits
+    }
+
+    /// The device at `node`'s end of the link (either end gives the same stream).
+    public func end(at node: NodeID, maxUnitsPerDelivery: Int = 4096) -> SimulatedDevice {
+        SimulatedDevice(pair: self, node: node, maxUnitsPerDelivery: maxUnitsPerDelivery)
+    }
+
+    /// Units produced by time `now`: indices `0 ..< producedUnits(at: now)`.
+    public func producedUnits(at now: Nanoseconds) -> UInt64 {
+        guard now > start else { return 0 }
+        let denominator = 8_000_000_000 * UInt64(unitSize)
+        let product = (now - start).multipliedFullWidth(by: bitsPerSecond)
+        guard product.high < denominator else { return .max }
+        return denominator.dividingFullWidth(product).quotient
+    }
+
+    /// The time at which unit `index` is produced, or `nil` if that lies beyond `UInt64` ns.
+    public func productionTime(of index: UnitIndex) -> Nanoseconds? {
+        let denominator = 8_000_000_000 * UInt64(unitSize)
+        let (count, overflow) = index.addingReportingOverflow(1)
+        guard !overflow else { return nil }
+        let product = count.multipliedFullWidth(by: denominator)
+        guard product.high < bitsPerSecond else { return nil }
+        let (quotient, remainder) = bitsPerSecond.dividingFullWidth(product)
+        let elapsed = quotient + (remainder > 0 ? 1 : 0)
+        let (time, late) = start.addingReportingOverflow(elapsed)
+        return late ? nil : time
+    }
+}
+
+/// One end of a ``SimulatedDevicePair``: a ``KeySource`` that is a pure function of time.
+public final class SimulatedDevice: KeySource {
+    /// The pair this end belongs to.
+    public let pair: SimulatedDevicePair
+    /// The node this device is attached to.
+    public let node: NodeID
+    private var cursor: UnitIndex = 0
+    private let scratch: UnsafeMutableRawBufferPointer
+    private let scratchUnits: Int
+
+    init(pair: SimulatedDevicePair, node: NodeID, maxUnitsPerDelivery: Int) {
+        self.pair = pair
+        self.node = node
+        scratchUnits = max(1, maxUnitsPerDelivery)
+        scratch = .allocate(byteCount: scratchUnits * pair.unitSize, alignment: 16)
+        scratch.initializeMemory(as: UInt8.self, repeating: 0)
+    }
+
+    deinit {
+        wipeKeyBytes(scratch)
+        scratch.deallocate()
+    }
+
+    /// See ``KeySource/link``.
+    public var link: LinkID { pair.link }
+    /// See ``KeySource/unitSize``.
+    public var unitSize: Int { pair.unitSize }
+
+    /// See ``KeySource/deliver(at:into:)``. Units the device buffer lost are discarded first.
+    public func deliver<Sink: KeySink & ~Copyable>(at now: Nanoseconds, into sink: inout Sink)
+        throws(KeySourceError) -> Int
+    {
+        let produced = pair.producedUnits(at: now)
+        let oldestKept = produced > pair.deviceBufferUnits ? produced - pair.deviceBufferUnits : 0
+        cursor = try alignSourceCursor(max(cursor, oldestKept), link: pair.link, sink: &sink)
+        var delivered = 0
+        while cursor < produced, sink.freeUnits > 0 {
+            let n = Int(min(UInt64(min(sink.freeUnits, scratchUnits)), produced - cursor))
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<(n * pair.unitSize)])
+            pair.stream.fill(firstIndex: cursor, unitCount: n, unitSize: pair.unitSize, into: bytes)
+            defer { wipeKeyBytes(bytes) }
+            do {
+                try sink.accept(
+                    link: pair.link, firstIndex: cursor, unitCount: n, unitSize: pair.unitSize,
+                    bytes: UnsafeRawBufferPointer(bytes))
+            } catch { throw .sink(error) }
+            cursor += UInt64(n)
+            delivered += n
+        }
+        return delivered
+    }
+
+    /// See ``KeySource/nextReadyTime(after:)``: when the next undelivered unit is produced.
+    public func nextReadyTime(after now: Nanoseconds) -> Nanoseconds? {
+        guard let time = pair.productionTime(of: max(cursor, pair.producedUnits(at: now))) else { return nil }
+        return max(time, now &+ 1)
+    }
+}
