@@ -5,7 +5,7 @@ public struct Path: Hashable, Sendable, CustomStringConvertible {
     /// The nodes of the path, source first; only the first `nodeCount` are meaningful.
     public var nodes: InlineArray<17, UInt32>
     /// Number of nodes (`hops + 1`); 0 for the empty path.
-    public private(set) var nodeCount: UInt8
+    public internal(set) var nodeCount: UInt8
 
     /// The empty path.
     public init() {

@@ -1,0 +1,79 @@
+/// Sizes and timings of one engine. Every table and pool is allocated from these at start-up.
+public struct EngineConfiguration: Sendable, Equatable {
+    /// Bytes per key unit (the smallest reservable piece of link key).
+    public var unitSize: Int = 32
+    /// Units per link end held in the key pool ring.
+    public var poolCapacity: Int = 4096
+    /// Units per ownership block (CD&R: the low end owns even blocks, the high end odd blocks).
+    public var ownershipBlock: UInt64 = 16
+    /// Largest request, in units.
+    public var maxRequestUnits: Int = 64
+    /// Relay records (one per request branch passing through, starting or ending at this node).
+    public var recordCapacity: Int = 1024
+    /// Destination accumulators (requests ending here that are being reassembled at once).
+    public var accumulatorCapacity: Int = 128
+    /// Requests this node may have outstanding as a source.
+    public var sourceCapacity: Int = 256
+    /// Outgoing messages one engine call may produce before further ones are dropped (and counted).
+    public var outboxCapacity: Int = 1024
+    /// Events one engine call may produce before further ones are dropped (and counted).
+    public var eventCapacity: Int = 1024
+    /// Maximum neighbours (links) of one node.
+    public var maxNeighbours: Int = 16
+    /// How long a request may wait for future key from its arrival: the admission latency budget.
+    public var latencyBudget: Nanoseconds = 2_000_000_000
+    /// How long a reservation may stay unconfirmed or uncommitted before it is abandoned.
+    public var lease: Nanoseconds = 4_000_000_000
+    /// After commit: how long past the expected completion a node waits for key before discarding.
+    public var completionGrace: Nanoseconds = 4_000_000_000
+    /// Multipath: candidate paths searched at once (1 = single path).
+    public var paths: Int = 1
+    /// Multipath: how long the source waits for slower branches once the first one confirmed.
+    public var branchWindow: Nanoseconds = 50_000_000
+    /// Single path: how many other paths to try after a refusal.
+    public var reroutes: Int = 2
+    /// Resend interval for hello and abort.
+    public var retryInterval: Nanoseconds = 200_000_000
+    /// Abort attempts before the units in doubt are discarded.
+    public var abortAttempts: Int = 3
+    /// Interval of link-state announcements; 0 disables them.
+    public var linkStateInterval: Nanoseconds = 200_000_000
+    /// Use key-aware path costs (link-state levels) instead of plain delay.
+    public var keyAwareRouting: Bool = true
+    /// Conflict detection and resolution: when false, an end never borrows the other end's units
+    /// (ablation for the simulator).
+    public var borrowing: Bool = true
+
+    public init() {}
+
+    /// Checks the values are usable.
+    /// - Throws: ``ConfigurationError`` naming the field.
+    public func validate() throws(ConfigurationError) {
+        if unitSize < 1 || unitSize > 4096 { throw .invalid(field: "unitSize", reason: "must be 1…4096") }
+        if poolCapacity < 2 { throw .invalid(field: "poolCapacity", reason: "must be at least 2") }
+        if ownershipBlock < 1 { throw .invalid(field: "ownershipBlock", reason: "must be at least 1") }
+        if maxRequestUnits < 1 || maxRequestUnits > 256 || maxRequestUnits * unitSize > 65_535 {
+            throw .invalid(field: "maxRequestUnits", reason: "must be 1…256 units and at most 65535 bytes")
+        }
+        if maxRequestUnits > poolCapacity { throw .invalid(field: "maxRequestUnits", reason: "exceeds poolCapacity") }
+        if recordCapacity < 1 { throw .invalid(field: "recordCapacity", reason: "must be at least 1") }
+        if accumulatorCapacity < 1 { throw .invalid(field: "accumulatorCapacity", reason: "must be at least 1") }
+        if sourceCapacity < 1 { throw .invalid(field: "sourceCapacity", reason: "must be at least 1") }
+        if outboxCapacity < 16 { throw .invalid(field: "outboxCapacity", reason: "must be at least 16") }
+        if eventCapacity < 16 { throw .invalid(field: "eventCapacity", reason: "must be at least 16") }
+        if paths < 1 || paths > 4 { throw .invalid(field: "paths", reason: "must be 1…4") }
+        if maxNeighbours < 1 { throw .invalid(field: "maxNeighbours", reason: "must be at least 1") }
+    }
+}
+
+/// A configuration value that cannot be used.
+public enum ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalid(field: String, reason: String)
+    case topology(String)
+    public var description: String {
+        switch self {
+        case .invalid(let field, let reason): "configuration field '\(field)': \(reason)"
+        case .topology(let s): "topology: \(s)"
+        }
+    }
+}

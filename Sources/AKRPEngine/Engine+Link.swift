@@ -1,0 +1,151 @@
+/// Link sessions: hello / resync handshake, peer restarts, link-state flooding.
+extension Engine {
+    func sendHello(_ s: Int, now: Nanoseconds, outbox: Outbox) {
+        if !sessions[s].resumeSet {
+            let pool = pools[s]
+            sessions[s].resumeMine = pool.started ? max(pool.tail, pool.referencedEnd) : 0
+            sessions[s].resumeSet = true
+        }
+        var m = Message(kind: .hello)
+        m.index = sessions[s].resumeMine
+        send(&m, s, outbox)
+        sessions[s].helloDue = now &+ configuration.retryInterval
+        noteTimer(sessions[s].helloDue)
+    }
+
+    func handleHello(_ m: Message, _ s: Int, now: Nanoseconds, outbox: Outbox) {
+        let known = sessions[s].peerIncarnation
+        if m.incarnation < known { return reject(.staleIncarnation, outbox) }
+        if m.incarnation == known {
+            // A repeated hello: the peer has not seen our resync yet. Answer with the same index.
+            guard m.sequence > sessions[s].receiveSequence else { return reject(.duplicateOrStale, outbox) }
+            sessions[s].receiveSequence = m.sequence
+            var r = Message(kind: .resync)
+            r.index = sessions[s].resumeMine
+            send(&r, s, outbox)
+            return
+        }
+        if known != 0 {
+            // The peer restarted: everything it knew about this link is gone.
+            peerRestarted(s, now: now, outbox: outbox)
+            let pool = pools[s]
+            sessions[s].resumeMine = pool.started ? max(pool.tail, pool.referencedEnd) : 0
+            sessions[s].resumeSet = true
+        } else if !sessions[s].resumeSet {
+            let pool = pools[s]
+            sessions[s].resumeMine = pool.started ? max(pool.tail, pool.referencedEnd) : 0
+            sessions[s].resumeSet = true
+        }
+        sessions[s].peerIncarnation = m.incarnation
+        sessions[s].receiveSequence = m.sequence
+        let start = max(sessions[s].resumeMine, m.index)
+        counters.unitsDiscarded += UInt64(pools[s].skip(to: start))
+        sessions[s].up = true
+        var r = Message(kind: .resync)
+        r.index = sessions[s].resumeMine
+        send(&r, s, outbox)
+    }
+
+    func handleResync(_ m: Message, _ s: Int, now: Nanoseconds, outbox: Outbox) {
+        guard m.peerIncarnation == incarnation else { return reject(.wrongIncarnation, outbox) }
+        let known = sessions[s].peerIncarnation
+        if m.incarnation < known { return reject(.staleIncarnation, outbox) }
+        if m.incarnation == known {
+            guard m.sequence > sessions[s].receiveSequence else { return reject(.duplicateOrStale, outbox) }
+            sessions[s].receiveSequence = m.sequence
+            if sessions[s].up { return }
+        } else {
+            if known != 0 { peerRestarted(s, now: now, outbox: outbox) }
+            sessions[s].peerIncarnation = m.incarnation
+            sessions[s].receiveSequence = m.sequence
+        }
+        let start = max(sessions[s].resumeMine, m.index)
+        counters.unitsDiscarded += UInt64(pools[s].skip(to: start))
+        sessions[s].up = true
+    }
+
+    /// The neighbour of session `s` restarted: discard every unit of the link that is not consumed
+    /// and end every request branch that used the link.
+    func peerRestarted(_ s: Int, now: Nanoseconds, outbox: Outbox) {
+        counters.peerRestarts += 1
+        sessions[s].up = false
+        let n = pools[s].discardAll()
+        if n > 0 {
+            counters.unitsDiscarded += UInt64(n)
+            var e = EngineEvent(kind: .unitsDiscarded)
+            e.link = sessions[s].link
+            e.count = n
+            e.reason = .peerRestarted
+            outbox.push(event: e)
+        }
+        var slot = 0
+        while slot < recordHighWater {
+            if records[slot].state != .free
+                && (Int(records[slot].inSession) == s || Int(records[slot].outSession) == s)
+            {
+                // The link's units are already discarded.
+                if Int(records[slot].inSession) == s { records[slot].inUnits = UnitRuns() }
+                if Int(records[slot].outSession) == s { records[slot].outUnits = UnitRuns() }
+                terminate(slot, reason: .peerRestarted, now: now, outbox: outbox, lostSession: s)
+            }
+            slot += 1
+        }
+    }
+
+    /// Floods the free level of this node's links.
+    func announceLinkState(now: Nanoseconds, outbox: Outbox) {
+        var i = 0
+        while i < sessions.count {
+            let level = Double(pools[i].availableDelivered)
+            let rate = 1e9 / sessions[i].unitInterval
+            router.update(link: sessions[i].topologyIndex, level: level, rate: rate)
+            sessions[i].linkStateSerial &+= 1
+            var m = Message(kind: .linkState)
+            m.subject = sessions[i].link
+            m.index = UInt64(pools[i].availableDelivered)
+            m.rate = UInt32(min(rate, Double(UInt32.max)))
+            m.serial = sessions[i].linkStateSerial
+            m.request = RequestID(source: node, serial: 0)
+            m.hop = UInt8(Path.maxHops)
+            var j = 0
+            while j < sessions.count {
+                if sessions[j].up { send(&m, j, outbox) }
+                j += 1
+            }
+            i += 1
+        }
+    }
+
+    func handleLinkState(_ m: Message, _ s: Int, outbox: Outbox) {
+        guard let li = topology.index(of: m.subject) else { return reject(.unknownLink, outbox) }
+        let origin = m.request.source
+        guard origin == m.subject.low || origin == m.subject.high else { return reject(.unknownLink, outbox) }
+        if origin == node { return }
+        let k = li * 2 + (origin == m.subject.low ? 0 : 1)
+        // Serials are per origin incarnation; accept any change but ignore exact repeats and older ones
+        // within a short distance (wrap-safe comparison).
+        let last = linkStateSerials[k]
+        if last != 0 && Int32(bitPattern: m.serial &- last) <= 0 { return }
+        linkStateSerials[k] = m.serial
+        router.update(link: li, level: Double(m.index), rate: Double(m.rate))
+        guard m.hop > 1 else { return }
+        var f = m
+        f.hop = m.hop - 1
+        var j = 0
+        while j < sessions.count {
+            if j != s && sessions[j].up { send(&f, j, outbox) }
+            j += 1
+        }
+    }
+
+    /// Updates the router with this node's own link levels (exact, no announcement needed).
+    func refreshOwnLinkLevels() {
+        var i = 0
+        while i < sessions.count {
+            router.update(
+                link: sessions[i].topologyIndex, level: Double(pools[i].availableDelivered),
+                rate: 1e9 / sessions[i].unitInterval)
+            i += 1
+        }
+    }
+}

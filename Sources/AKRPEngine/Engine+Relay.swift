@@ -1,0 +1,327 @@
+/// Commit, relay shares, key delivery, and the end of a branch (termination, lease expiry).
+extension Engine {
+    // MARK: commit
+
+    func handleCommit(
+        _ m: Message, _ s: Int, payload: UnsafeRawBufferPointer, now: Nanoseconds, outbox: Outbox
+    ) {
+        guard let slot = record(for: m, fromUpstream: true, outbox) else { return }
+        guard records[slot].state == .confirmed, !records[slot].inUnits.isEmpty else {
+            return reject(.wrongState, outbox)
+        }
+        let p = Int(records[slot].position)
+        let bytes = Int(records[slot].size) * configuration.unitSize
+        guard payload.count == bytes, Int(m.payloadLength) == bytes else { return reject(.badPayload, outbox) }
+        let allowed: UInt32 = p >= 32 ? .max : ((1 << UInt32(p)) - 1) & ~1
+        guard m.shareMask & ~allowed == 0 else { return reject(.badPayload, outbox) }
+        records[slot].state = .committed
+        records[slot].eta = max(records[slot].eta, m.time)
+        records[slot].expiry = max(records[slot].eta, now) &+ configuration.completionGrace
+        noteTimer(records[slot].expiry)
+        if records[slot].isDestination {
+            xorIntoAccumulator(slot, payload)
+            records[slot].shareMask |= m.shareMask
+            tryFinishDestination(slot, now: now, outbox: outbox)
+            return
+        }
+        let out = Int(records[slot].outSession)
+        var f = m
+        f.hop = UInt8(p)
+        guard let (offset, buffer) = outbox.reserveBytes(bytes) else {
+            // No room to forward now: the commit is lost, as on a network. Downstream will ask (abort).
+            addPending(slot)
+            return
+        }
+        buffer.copyMemory(from: payload)
+        if delivered(records[slot].inUnits, s) && delivered(records[slot].outUnits, out) {
+            consumeShare(slot, into: buffer, outbox: outbox)
+            f.shareMask |= 1 << UInt32(p)
+            send(&f, out, outbox, payloadOffset: offset)
+            freeRecord(slot)
+        } else {
+            send(&f, out, outbox, payloadOffset: offset)
+            addPending(slot)
+        }
+    }
+
+    /// XORs this node's units of both links into `buffer` (its relay share) and consumes them.
+    func consumeShare(_ slot: Int, into buffer: UnsafeMutableRawBufferPointer, outbox: Outbox) {
+        consume(slot, incoming: true, into: buffer, outbox: outbox)
+        consume(slot, incoming: false, into: buffer, outbox: outbox)
+        counters.sharesSent += 1
+    }
+
+    /// Consumes the units a record holds on one of its links, XORing them into `buffer` in order.
+    func consume(_ slot: Int, incoming: Bool, into buffer: UnsafeMutableRawBufferPointer, outbox: Outbox) {
+        let s = Int(incoming ? records[slot].inSession : records[slot].outSession)
+        let units = incoming ? records[slot].inUnits : records[slot].outUnits
+        let pool = pools[s]
+        var k = 0
+        var r = 0
+        while r < Int(units.runCount) {
+            var u = units[r].start
+            while u < units[r].end {
+                pool.consume(u, xorInto: buffer, at: k * configuration.unitSize)
+                k += 1
+                u += 1
+            }
+            r += 1
+        }
+        counters.unitsConsumed += UInt64(k)
+        var e = EngineEvent(kind: .unitsConsumed)
+        e.request = records[slot].request
+        e.branch = records[slot].branch
+        e.link = sessions[s].link
+        e.units = units
+        outbox.push(event: e)
+        if incoming { records[slot].inUnits = UnitRuns() } else { records[slot].outUnits = UnitRuns() }
+    }
+
+    // MARK: shares
+
+    func handleShare(
+        _ m: Message, _ s: Int, payload: UnsafeRawBufferPointer, now: Nanoseconds, outbox: Outbox
+    ) {
+        guard let p = position(for: m, fromUpstream: true, outbox) else { return }
+        guard m.hop >= 1, Int(m.hop) < p else { return reject(.wrongHop, outbox) }
+        let bytes = Int(m.size) * configuration.unitSize
+        guard m.size >= 1, Int(m.size) <= configuration.maxRequestUnits, payload.count == bytes,
+            Int(m.payloadLength) == bytes
+        else { return reject(.badPayload, outbox) }
+        if p < m.path.hops {
+            guard let out = session(of: m.path[p + 1]) else { return reject(.notOnPath, outbox) }
+            guard let (offset, buffer) = outbox.reserveBytes(bytes) else { return }
+            buffer.copyMemory(from: payload)
+            var f = m
+            send(&f, out, outbox, payloadOffset: offset)
+            return
+        }
+        guard let slot = recordIndex.find(m.request, m.branch) else { return reject(.unknownRequest, outbox) }
+        guard records[slot].state == .committed, records[slot].isDestination,
+            Int(records[slot].size) == Int(m.size)
+        else { return reject(.wrongState, outbox) }
+        let bit: UInt32 = 1 << UInt32(m.hop)
+        guard records[slot].shareMask & bit == 0 else { return reject(.duplicateShare, outbox) }
+        xorIntoAccumulator(slot, payload)
+        records[slot].shareMask |= bit
+        tryFinishDestination(slot, now: now, outbox: outbox)
+    }
+
+    func sendShare(_ slot: Int, now: Nanoseconds, outbox: Outbox) {
+        let bytes = Int(records[slot].size) * configuration.unitSize
+        guard let (offset, buffer) = outbox.reserveBytes(bytes) else { return }
+        consumeShare(slot, into: buffer, outbox: outbox)
+        var m = Message(kind: .share)
+        m.request = records[slot].request
+        m.branch = records[slot].branch
+        m.hop = records[slot].position
+        m.size = records[slot].size
+        m.path = records[slot].path
+        m.payloadLength = UInt16(bytes)
+        send(&m, Int(records[slot].outSession), outbox, payloadOffset: offset)
+        freeRecord(slot)
+    }
+
+    func xorIntoAccumulator(_ slot: Int, _ payload: UnsafeRawBufferPointer) {
+        let a = Int(records[slot].accumulator)
+        guard a >= 0 else { return }
+        let base = a * keyBytes
+        var i = 0
+        while i < payload.count {
+            accumulators[base + i] ^= payload[i]
+            i += 1
+        }
+    }
+
+    func tryFinishDestination(_ slot: Int, now: Nanoseconds, outbox: Outbox) {
+        let h = records[slot].path.hops
+        let needed: UInt32 = ((1 << UInt32(h)) - 1) & ~1
+        guard records[slot].shareMask == needed else { return }
+        let s = Int(records[slot].inSession)
+        guard delivered(records[slot].inUnits, s) else { return addPending(slot) }
+        let bytes = Int(records[slot].size) * configuration.unitSize
+        guard let (offset, buffer) = outbox.reserveBytes(bytes) else { return addPending(slot) }
+        let a = Int(records[slot].accumulator)
+        buffer.copyMemory(
+            from: UnsafeRawBufferPointer(rebasing: accumulators[(a * keyBytes)..<(a * keyBytes + bytes)]))
+        consume(slot, incoming: true, into: buffer, outbox: outbox)
+        counters.keysDeliveredAsDestination += 1
+        var e = EngineEvent(kind: .keyDelivered)
+        e.request = records[slot].request
+        e.branch = records[slot].branch
+        e.role = .destination
+        e.payloadOffset = offset
+        e.payloadLength = bytes
+        e.path = records[slot].path
+        e.time = now
+        outbox.push(event: e)
+        var d = Message(kind: .delivered)
+        d.request = records[slot].request
+        d.branch = records[slot].branch
+        d.hop = records[slot].position - 1
+        d.path = records[slot].path
+        send(&d, s, outbox)
+        freeRecord(slot)
+    }
+
+    func handleDelivered(_ m: Message, _ s: Int, now: Nanoseconds, outbox: Outbox) {
+        guard let p = position(for: m, fromUpstream: false, outbox) else { return }
+        guard Int(m.hop) == p else { return reject(.wrongHop, outbox) }
+        if p == 0 {
+            var e = EngineEvent(kind: .destinationConfirmed)
+            e.request = m.request
+            e.branch = m.branch
+            e.time = now
+            outbox.push(event: e)
+            return
+        }
+        guard let up = session(of: m.path[p - 1]) else { return reject(.notOnPath, outbox) }
+        var f = m
+        f.hop = UInt8(p - 1)
+        send(&f, up, outbox)
+    }
+
+    // MARK: pending work
+
+    /// Completes committed records that were waiting for key on session `s`.
+    func runPending(session s: Int, now: Nanoseconds, outbox: Outbox) {
+        var i = pendingCount - 1
+        while i >= 0 {
+            if i < pendingCount {
+                let slot = Int(pending[i])
+                if Int(records[slot].inSession) == s || Int(records[slot].outSession) == s {
+                    advance(slot, now: now, outbox: outbox)
+                }
+            }
+            i -= 1
+        }
+    }
+
+    /// Does whatever a committed record can do now that more key arrived.
+    func advance(_ slot: Int, now: Nanoseconds, outbox: Outbox) {
+        guard records[slot].state == .committed else { return }
+        if records[slot].isSource {
+            if delivered(records[slot].outUnits, Int(records[slot].outSession)) {
+                removePending(slot)
+                finishSource(slot, now: now, outbox: outbox)
+            }
+        } else if records[slot].isDestination {
+            removePending(slot)
+            tryFinishDestination(slot, now: now, outbox: outbox)
+        } else if delivered(records[slot].inUnits, Int(records[slot].inSession))
+            && delivered(records[slot].outUnits, Int(records[slot].outSession))
+        {
+            removePending(slot)
+            sendShare(slot, now: now, outbox: outbox)
+        }
+    }
+
+    // MARK: end of a branch
+
+    /// Ends a branch at this node for `reason`, following the release rules of `docs/PROTOCOL.md`:
+    /// units are freed only when the other end can no longer consume them for this branch, and
+    /// discarded otherwise. A downstream end that confirmed first asks upstream (abort).
+    func terminate(_ slot: Int, reason: FailReason, now: Nanoseconds, outbox: Outbox, lostSession: Int = -1) {
+        let state = records[slot].state
+        let p = records[slot].position
+        counters.failures[Int(reason.rawValue)] += 1
+        // Downstream link: we are its upstream end.
+        let out = Int(records[slot].outSession)
+        if out >= 0 && out != lostSession && !records[slot].outUnits.isEmpty {
+            if state == .committed {
+                discardUnits(&records[slot].outUnits, out, slot: slot)
+            } else {
+                releaseUnits(&records[slot].outUnits, out, slot: slot)
+                var m = Message(kind: .release)
+                m.request = records[slot].request
+                m.branch = records[slot].branch
+                m.hop = p
+                m.path = records[slot].path
+                send(&m, out, outbox)
+                counters.branchesReleased += 1
+            }
+        }
+        // Upstream link: we are its downstream end.
+        let inn = Int(records[slot].inSession)
+        if inn >= 0 && inn != lostSession && !records[slot].inUnits.isEmpty {
+            switch state {
+            case .reserving:
+                releaseUnits(&records[slot].inUnits, inn, slot: slot)
+                var m = Message(kind: .fail)
+                m.request = records[slot].request
+                m.branch = records[slot].branch
+                m.hop = p - 1
+                m.reason = reason.rawValue
+                m.path = records[slot].path
+                send(&m, inn, outbox)
+            case .confirmed:
+                // Upstream may have committed: ask before freeing anything.
+                records[slot].state = .aborting
+                records[slot].attempts = 1
+                records[slot].expiry = now &+ configuration.retryInterval
+                noteTimer(records[slot].expiry)
+                sendAbort(slot, outbox: outbox)
+                return
+            case .aborting, .committed, .free:
+                discardUnits(&records[slot].inUnits, inn, slot: slot)
+            }
+        }
+        if records[slot].isSource {
+            let request = records[slot].request
+            let branch = records[slot].branch
+            freeRecord(slot)
+            if state == .committed {
+                sourceFailed(request, reason: .unitsDiscarded, outbox: outbox)
+            } else {
+                branchFailed(request, branch: branch, reason: reason, now: now, outbox: outbox)
+            }
+            return
+        }
+        freeRecord(slot)
+    }
+
+    func sendAbort(_ slot: Int, outbox: Outbox) {
+        var m = Message(kind: .abort)
+        m.request = records[slot].request
+        m.branch = records[slot].branch
+        m.hop = records[slot].position - 1
+        m.path = records[slot].path
+        send(&m, Int(records[slot].inSession), outbox)
+        counters.abortsSent += 1
+    }
+
+    /// A lease or timer of a record ran out.
+    func expire(_ slot: Int, now: Nanoseconds, outbox: Outbox) {
+        counters.leaseExpiries += 1
+        switch records[slot].state {
+        case .free:
+            return
+        case .reserving:
+            terminate(slot, reason: .leaseExpired, now: now, outbox: outbox)
+        case .confirmed:
+            if records[slot].isSource, let src = sourceIndex.find(records[slot].request, 0),
+                !sources[src].decided
+            {
+                decide(src, now: now, outbox: outbox)
+                if records[slot].state == .confirmed {
+                    terminate(slot, reason: .leaseExpired, now: now, outbox: outbox)
+                }
+            } else {
+                terminate(slot, reason: .leaseExpired, now: now, outbox: outbox)
+            }
+        case .aborting:
+            if Int(records[slot].attempts) < configuration.abortAttempts {
+                records[slot].attempts += 1
+                records[slot].expiry = now &+ configuration.retryInterval
+                sendAbort(slot, outbox: outbox)
+            } else {
+                // No answer: in doubt, the units are burned, never reused.
+                discardUnits(&records[slot].inUnits, Int(records[slot].inSession), slot: slot)
+                freeRecord(slot)
+            }
+        case .committed:
+            // Key never arrived (stalled device) or shares never came: burn what is held.
+            terminate(slot, reason: .unitsDiscarded, now: now, outbox: outbox)
+        }
+    }
+}

@@ -1,0 +1,209 @@
+/// The source's side: launching branches, re-routing, choosing the branch that completes earliest.
+extension Engine {
+    func launchBranch(_ src: Int, path pathIndex: Int, now: Nanoseconds, outbox: Outbox) {
+        let b = Int(sources[src].branchCount)
+        guard b < 8 else {
+            return sourceFailed(sources[src].request, reason: sources[src].lastReason, outbox: outbox)
+        }
+        sources[src].branchCount += 1
+        sources[src].branchState[b] = .pending
+        sources[src].branchPath[b] = UInt8(pathIndex)
+        counters.branchesLaunched += 1
+        let path = sources[src].paths[pathIndex]
+        let request = sources[src].request
+        guard let out = session(of: path[1]), sessions[out].up else {
+            return branchFailed(request, branch: UInt8(b), reason: .linkDown, now: now, outbox: outbox)
+        }
+        var m = Message(kind: .reserve)
+        m.request = request
+        m.branch = UInt8(b)
+        m.path = path
+        m.size = sources[src].size
+        m.time = sources[src].deadline
+        guard let slot = allocateRecord(m, position: 0) else {
+            return branchFailed(request, branch: UInt8(b), reason: .tableFull, now: now, outbox: outbox)
+        }
+        records[slot].outSession = Int16(out)
+        let (units, why) = chooseUnits(out, slot: slot, count: Int(m.size), deadline: m.time, now: now)
+        guard why == .none else {
+            freeRecord(slot)
+            return branchFailed(request, branch: UInt8(b), reason: why, now: now, outbox: outbox)
+        }
+        records[slot].outUnits = units
+        records[slot].eta = eta(of: units, out, now: now)
+        records[slot].state = .reserving
+        records[slot].expiry = now &+ configuration.lease
+        noteTimer(records[slot].expiry)
+        m.units = units
+        m.hop = 0
+        send(&m, out, outbox)
+    }
+
+    /// A branch's source record received its confirm.
+    func branchConfirmed(_ slot: Int, now: Nanoseconds, outbox: Outbox) {
+        guard let src = sourceIndex.find(records[slot].request, 0) else {
+            return terminate(slot, reason: .leaseExpired, now: now, outbox: outbox)
+        }
+        let b = Int(records[slot].branch)
+        sources[src].branchState[b] = .confirmed
+        sources[src].branchETA[b] = records[slot].eta
+        records[slot].expiry = now &+ configuration.lease
+        noteTimer(records[slot].expiry)
+        if configuration.paths == 1 || sources[src].decided {
+            if !sources[src].decided { return commitBranch(src, b, now: now, outbox: outbox) }
+            return terminate(slot, reason: .lostToOtherBranch, now: now, outbox: outbox)
+        }
+        if records[slot].eta <= now || allBranchesEnded(src) {
+            return decide(src, now: now, outbox: outbox)
+        }
+        if sources[src].decisionAt == .max {
+            sources[src].decisionAt = now &+ configuration.branchWindow
+            noteTimer(sources[src].decisionAt)
+        }
+    }
+
+    func allBranchesEnded(_ src: Int) -> Bool {
+        var b = 0
+        while b < Int(sources[src].branchCount) {
+            if sources[src].branchState[b] == .pending { return false }
+            b += 1
+        }
+        return true
+    }
+
+    /// A branch failed at the source: re-route (single path), decide, or fail the request.
+    func branchFailed(_ request: RequestID, branch: UInt8, reason: FailReason, now: Nanoseconds, outbox: Outbox) {
+        guard let src = sourceIndex.find(request, 0) else { return }
+        let b = Int(branch)
+        if sources[src].branchState[b] == .pending || sources[src].branchState[b] == .confirmed {
+            sources[src].branchState[b] = .failed
+        }
+        if reason != .lostToOtherBranch { sources[src].lastReason = reason }
+        if sources[src].decided { return }
+        if configuration.paths == 1 {
+            let next = Int(sources[src].nextPath) + 1
+            if next < Int(sources[src].pathCount) && now < sources[src].deadline && retryable(reason) {
+                sources[src].nextPath = UInt8(next)
+                counters.reroutes += 1
+                return launchBranch(src, path: next, now: now, outbox: outbox)
+            }
+            return sourceFailed(request, reason: sources[src].lastReason, outbox: outbox)
+        }
+        if allBranchesEnded(src) { decide(src, now: now, outbox: outbox) }
+    }
+
+    func retryable(_ reason: FailReason) -> Bool {
+        switch reason {
+        case .noKeyWithinBudget, .tableFull, .fragmented, .linkDown: true
+        default: false
+        }
+    }
+
+    /// Multipath: keep the confirmed branch that completes earliest, release the others.
+    func decide(_ src: Int, now: Nanoseconds, outbox: Outbox) {
+        guard !sources[src].decided else { return }
+        var best = -1
+        var b = 0
+        while b < Int(sources[src].branchCount) {
+            if sources[src].branchState[b] == .confirmed
+                && (best < 0 || sources[src].branchETA[b] < sources[src].branchETA[best])
+            {
+                best = b
+            }
+            b += 1
+        }
+        guard best >= 0 else {
+            if allBranchesEnded(src) {
+                sourceFailed(sources[src].request, reason: sources[src].lastReason, outbox: outbox)
+            } else {
+                sources[src].decisionAt = .max
+            }
+            return
+        }
+        sources[src].decided = true
+        let request = sources[src].request
+        b = 0
+        while b < Int(sources[src].branchCount) {
+            if b != best
+                && (sources[src].branchState[b] == .pending || sources[src].branchState[b] == .confirmed)
+            {
+                sources[src].branchState[b] = .released
+                if let slot = recordIndex.find(request, UInt8(b)) {
+                    terminate(slot, reason: .lostToOtherBranch, now: now, outbox: outbox)
+                }
+            }
+            b += 1
+        }
+        commitBranch(src, best, now: now, outbox: outbox)
+    }
+
+    func commitBranch(_ src: Int, _ b: Int, now: Nanoseconds, outbox: Outbox) {
+        sources[src].decided = true
+        sources[src].branchState[b] = .committed
+        guard let slot = recordIndex.find(sources[src].request, UInt8(b)) else { return }
+        records[slot].state = .committed
+        records[slot].expiry = max(records[slot].eta, now) &+ configuration.completionGrace
+        noteTimer(records[slot].expiry)
+        counters.requestsAccepted += 1
+        var e = EngineEvent(kind: .requestAccepted)
+        e.request = records[slot].request
+        e.branch = UInt8(b)
+        e.time = records[slot].eta
+        e.path = records[slot].path
+        outbox.push(event: e)
+        let bytes = Int(records[slot].size) * configuration.unitSize
+        if let (offset, _) = outbox.reserveBytes(bytes) {
+            var m = Message(kind: .commit)
+            m.request = records[slot].request
+            m.branch = UInt8(b)
+            m.hop = 0
+            m.size = records[slot].size
+            m.time = records[slot].eta
+            m.path = records[slot].path
+            m.payloadLength = UInt16(bytes)
+            send(&m, Int(records[slot].outSession), outbox, payloadOffset: offset)
+        }
+        if delivered(records[slot].outUnits, Int(records[slot].outSession)) {
+            finishSource(slot, now: now, outbox: outbox)
+        } else {
+            addPending(slot)
+        }
+    }
+
+    /// The source's key is its first link's units: hand them out and consume them.
+    func finishSource(_ slot: Int, now: Nanoseconds, outbox: Outbox) {
+        let bytes = Int(records[slot].size) * configuration.unitSize
+        guard let (offset, buffer) = outbox.reserveBytes(bytes) else { return addPending(slot) }
+        consume(slot, incoming: false, into: buffer, outbox: outbox)
+        counters.keysDeliveredAsSource += 1
+        var e = EngineEvent(kind: .keyDelivered)
+        e.request = records[slot].request
+        e.branch = records[slot].branch
+        e.role = .source
+        e.payloadOffset = offset
+        e.payloadLength = bytes
+        e.path = records[slot].path
+        e.time = now
+        outbox.push(event: e)
+        let request = records[slot].request
+        freeRecord(slot)
+        releaseSource(request)
+    }
+
+    func sourceFailed(_ request: RequestID, reason: FailReason, outbox: Outbox) {
+        guard sourceIndex.find(request, 0) != nil else { return }
+        counters.requestsFailed += 1
+        var e = EngineEvent(kind: .requestFailed)
+        e.request = request
+        e.reason = reason
+        outbox.push(event: e)
+        releaseSource(request)
+    }
+
+    func releaseSource(_ request: RequestID) {
+        guard let src = sourceIndex.find(request, 0) else { return }
+        sourceIndex.remove(request, 0)
+        sources[src] = SourceRequest()
+        sourceSlots.give(src)
+    }
+}

@@ -1,0 +1,317 @@
+/// The state of one key unit at one end of a link.
+public enum UnitState: UInt8, Sendable {
+    /// Free: may be reserved (by its owner end) or proposed (by the other end).
+    case available = 0
+    /// Proposed by this end for a request, but owned by the other end, which decides.
+    case proposed = 1
+    /// Bound to a request; both ends will consume it for that request, or discard it.
+    case bound = 2
+    /// Used for a request; bytes wiped.
+    case consumed = 3
+    /// Burned without use (crash, doubt, refusal); bytes wiped.
+    case discarded = 4
+}
+
+/// Errors of the key pool.
+public enum KeyPoolError: Error, Sendable, Equatable {
+    /// The pool has no room for the unit (the ring is full); deliver again later.
+    case full
+    /// The delivered unit is not the next one the pool expects.
+    case outOfOrder(expected: UnitIndex, got: UnitIndex)
+    /// The byte count is not a whole number of units.
+    case badLength
+    /// The pool has not been positioned in its key stream yet.
+    case notStarted
+}
+
+/// The key of one link at one end: a fixed-capacity ring of key units, allocated once.
+///
+/// Units `[head, tail)` have been delivered by the device; units `[tail, head + capacity)` are future
+/// units that may already be reserved. The head advances past units that are consumed or discarded.
+/// Unit ownership for allocation alternates in blocks of `ownershipBlock` units: the low end of the link
+/// owns even blocks, the high end odd blocks (see `docs/PROTOCOL.md`, CD&R).
+public final class KeyPool {
+    public let capacity: Int
+    public let unitSize: Int
+    public let ownershipBlock: UInt64
+    /// Whether this end is the link's low end.
+    public let isLowEnd: Bool
+    /// Oldest unit still tracked.
+    public private(set) var head: UnitIndex = 0
+    /// Next unit the device will deliver.
+    public private(set) var tail: UnitIndex = 0
+    /// Whether the pool has been positioned (it starts unpositioned and takes the first delivery's index).
+    public private(set) var started = false
+    /// Largest unit index ever proposed or bound here, plus one.
+    public private(set) var referencedEnd: UnitIndex = 0
+
+    private let bytes: UnsafeMutableRawBufferPointer
+    private let states: UnsafeMutablePointer<UInt8>
+    private let holders: UnsafeMutablePointer<UInt32>
+
+    // Counters, in units.
+    public private(set) var deliveredUnits: UInt64 = 0
+    public private(set) var consumedUnits: UInt64 = 0
+    public private(set) var discardedUnits: UInt64 = 0
+    /// Units that are proposed or bound right now.
+    public private(set) var heldUnits: Int = 0
+    /// Delivered units currently available (free and present).
+    public private(set) var availableDelivered: Int = 0
+
+    /// Allocates the ring. This is the only allocation a pool ever makes.
+    public init(capacity: Int, unitSize: Int, ownershipBlock: UInt64, isLowEnd: Bool) {
+        precondition(capacity > 0 && unitSize > 0 && ownershipBlock > 0)
+        self.capacity = capacity
+        self.unitSize = unitSize
+        self.ownershipBlock = ownershipBlock
+        self.isLowEnd = isLowEnd
+        bytes = .allocate(byteCount: capacity * unitSize, alignment: 16)
+        bytes.initializeMemory(as: UInt8.self, repeating: 0)
+        states = .allocate(capacity: capacity)
+        states.initialize(repeating: UnitState.available.rawValue, count: capacity)
+        holders = .allocate(capacity: capacity)
+        holders.initialize(repeating: 0, count: capacity)
+    }
+
+    deinit {
+        wipe(bytes)
+        bytes.deallocate()
+        states.deallocate()
+        holders.deallocate()
+    }
+
+    @inline(__always) private func slot(_ i: UnitIndex) -> Int { Int(i % UInt64(capacity)) }
+
+    /// One past the last unit the ring can track now.
+    public var windowEnd: UnitIndex { head &+ UInt64(capacity) }
+    /// Free slots for deliveries.
+    public var room: Int { started ? Int(windowEnd - tail) : capacity }
+
+    /// Whether this end owns `index` for allocation.
+    @inline(__always) public func ownsUnit(_ index: UnitIndex) -> Bool {
+        ((index / ownershipBlock) & 1 == 0) == isLowEnd
+    }
+
+    /// Whether `index` is inside the tracked window.
+    @inline(__always) public func inWindow(_ index: UnitIndex) -> Bool {
+        started && index >= head && index < windowEnd
+    }
+
+    /// State of a unit; units before the head count as discarded (gone), units past the window as
+    /// available only once the window reaches them.
+    public func state(_ index: UnitIndex) -> UnitState {
+        guard started, index >= head else { return .discarded }
+        guard index < windowEnd else { return .available }
+        return UnitState(rawValue: states[slot(index)]) ?? .discarded
+    }
+
+    /// The holder token (record slot + 1) of a proposed or bound unit, 0 otherwise.
+    public func holder(_ index: UnitIndex) -> UInt32 {
+        guard inWindow(index) else { return 0 }
+        return holders[slot(index)]
+    }
+
+    /// Whether the unit's bytes have been delivered.
+    @inline(__always) public func isDelivered(_ index: UnitIndex) -> Bool { started && index < tail }
+
+    /// Positions an unstarted pool, or skips a started one forward to `index`: every unit below it is
+    /// discarded (never reused) and the device must continue at `index` or later. Used at link
+    /// (re)synchronisation. Returns how many units were discarded.
+    @discardableResult
+    public func skip(to index: UnitIndex) -> Int {
+        if !started {
+            started = true
+            head = index
+            tail = index
+            referencedEnd = index
+            return 0
+        }
+        if index <= head { return 0 }
+        var n = 0
+        var i = head
+        let stop = min(index, windowEnd)
+        while i < stop {
+            let s = slot(i)
+            let st = states[s]
+            if st == UnitState.available.rawValue || st == UnitState.proposed.rawValue
+                || st == UnitState.bound.rawValue
+            {
+                if st != UnitState.available.rawValue { heldUnits -= 1 }
+                if st == UnitState.available.rawValue && i < tail { availableDelivered -= 1 }
+                discardedUnits += 1
+                n += 1
+            }
+            if i < tail { wipeSlot(s) }
+            // The slot now belongs to unit i + capacity.
+            states[s] = UnitState.available.rawValue
+            holders[s] = 0
+            i += 1
+        }
+        head = index
+        if tail < index { tail = index }
+        if referencedEnd < index { referencedEnd = index }
+        return n
+    }
+
+    /// Discards every unit that is not consumed, delivered or not (a peer restarted). Returns how many.
+    @discardableResult
+    public func discardAll() -> Int {
+        guard started else { return 0 }
+        var n = 0
+        var i = head
+        while i < windowEnd {
+            let s = slot(i)
+            let st = states[s]
+            if st == UnitState.available.rawValue || st == UnitState.proposed.rawValue
+                || st == UnitState.bound.rawValue
+            {
+                if st != UnitState.available.rawValue { heldUnits -= 1 }
+                if st == UnitState.available.rawValue && i < tail { availableDelivered -= 1 }
+                states[s] = UnitState.discarded.rawValue
+                holders[s] = 0
+                if i < tail { wipeSlot(s) }
+                discardedUnits += 1
+                n += 1
+            }
+            i += 1
+        }
+        advanceHead(limit: tail)
+        return n
+    }
+
+    /// Stores delivered key units; they must be the next units of the stream (`index == tail`).
+    /// A unit that was discarded while still in the future is wiped at once.
+    /// - Throws: `.full` when the ring has no room for all of them, `.outOfOrder`, `.badLength`.
+    public func deliver(index: UnitIndex, bytes source: UnsafeRawBufferPointer) throws(KeyPoolError) {
+        guard source.count > 0, source.count % unitSize == 0 else { throw .badLength }
+        let count = source.count / unitSize
+        if !started { skip(to: index) }
+        guard index == tail else { throw .outOfOrder(expected: tail, got: index) }
+        guard count <= room else { throw .full }
+        var k = 0
+        while k < count {
+            let i = tail
+            let s = slot(i)
+            let dst = bytes.baseAddress! + s * unitSize
+            dst.copyMemory(from: source.baseAddress! + k * unitSize, byteCount: unitSize)
+            tail += 1
+            deliveredUnits += 1
+            let st = states[s]
+            if st == UnitState.discarded.rawValue {
+                wipeSlot(s)
+            } else if st == UnitState.available.rawValue {
+                availableDelivered += 1
+            }
+            k += 1
+        }
+        advanceHead(limit: tail)
+    }
+
+    /// Marks `index` as proposed or bound for `holder` (a non-zero token).
+    public func hold(_ index: UnitIndex, holder: UInt32, as state: UnitState) {
+        precondition(state == .proposed || state == .bound)
+        guard inWindow(index) else { return }
+        let s = slot(index)
+        let old = states[s]
+        if old == UnitState.available.rawValue {
+            heldUnits += 1
+            if index < tail { availableDelivered -= 1 }
+        }
+        states[s] = state.rawValue
+        holders[s] = holder
+        if index &+ 1 > referencedEnd { referencedEnd = index &+ 1 }
+    }
+
+    /// Returns a proposed or bound unit to the available state.
+    public func free(_ index: UnitIndex) {
+        guard inWindow(index) else { return }
+        let s = slot(index)
+        let old = states[s]
+        guard old == UnitState.proposed.rawValue || old == UnitState.bound.rawValue else { return }
+        states[s] = UnitState.available.rawValue
+        holders[s] = 0
+        heldUnits -= 1
+        if index < tail { availableDelivered += 1 }
+    }
+
+    /// Burns a unit: it is never used. Delivered bytes are wiped.
+    public func discard(_ index: UnitIndex) {
+        guard inWindow(index) else { return }
+        let s = slot(index)
+        let old = states[s]
+        guard old != UnitState.consumed.rawValue && old != UnitState.discarded.rawValue else { return }
+        if old == UnitState.proposed.rawValue || old == UnitState.bound.rawValue { heldUnits -= 1 }
+        if old == UnitState.available.rawValue && index < tail { availableDelivered -= 1 }
+        states[s] = UnitState.discarded.rawValue
+        holders[s] = 0
+        discardedUnits += 1
+        if index < tail { wipeSlot(s) }
+        advanceHead(limit: tail)
+    }
+
+    /// XORs the bytes of a delivered bound unit into `target` at `offset`, then marks it consumed and
+    /// wipes it. The caller has checked that the unit is delivered and bound to it.
+    public func consume(_ index: UnitIndex, xorInto target: UnsafeMutableRawBufferPointer, at offset: Int) {
+        guard inWindow(index), index < tail else { return }
+        let s = slot(index)
+        let src = bytes.baseAddress! + s * unitSize
+        var b = 0
+        while b < unitSize {
+            let v = target.load(fromByteOffset: offset + b, as: UInt8.self) ^ src.load(fromByteOffset: b, as: UInt8.self)
+            target.storeBytes(of: v, toByteOffset: offset + b, as: UInt8.self)
+            b += 1
+        }
+        if states[s] == UnitState.proposed.rawValue || states[s] == UnitState.bound.rawValue { heldUnits -= 1 }
+        states[s] = UnitState.consumed.rawValue
+        holders[s] = 0
+        consumedUnits += 1
+        wipeSlot(s)
+        advanceHead(limit: tail)
+    }
+
+    /// Finds the lowest unit at or after `from` that is available and that this end may take:
+    /// owned units when `owned` is true, the other end's otherwise. Returns nil when none lies before `limit`.
+    public func nextAvailable(from: UnitIndex, owned: Bool, limit: UnitIndex) -> UnitIndex? {
+        guard started else { return nil }
+        var i = max(from, head)
+        let end = min(limit, windowEnd)
+        while i < end {
+            if ownsUnit(i) != owned {
+                // Jump to the next block of the wanted owner.
+                i = (i / ownershipBlock + 1) * ownershipBlock
+                continue
+            }
+            if states[slot(i)] == UnitState.available.rawValue { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    private func advanceHead(limit: UnitIndex) {
+        while head < limit {
+            let s = slot(head)
+            let st = states[s]
+            guard st == UnitState.consumed.rawValue || st == UnitState.discarded.rawValue else { break }
+            states[s] = UnitState.available.rawValue
+            holders[s] = 0
+            head += 1
+        }
+    }
+
+    @inline(__always) private func wipeSlot(_ s: Int) {
+        wipe(UnsafeMutableRawBufferPointer(rebasing: bytes[(s * unitSize)..<((s + 1) * unitSize)]))
+    }
+}
+
+/// Overwrites key material with zeros in a way the optimiser may not remove.
+@inline(never)
+public func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
+    guard let base = buffer.baseAddress else { return }
+    var i = 0
+    while i < buffer.count {
+        base.storeBytes(of: 0, toByteOffset: i, as: UInt8.self)
+        i += 1
+    }
+    // Keep the stores observable.
+    withExtendedLifetime(buffer) {}
+}

@@ -1,0 +1,202 @@
+/// What the engine tells its shell, besides messages.
+public enum EngineEventKind: UInt8, Sendable {
+    /// A key is ready at this node (`role` source or destination); bytes in the payload arena.
+    case keyDelivered
+    /// The source committed a branch: the request will be delivered (`time` = expected completion).
+    case requestAccepted
+    /// The request failed (`reason`), at the source.
+    case requestFailed
+    /// Units of `link` were consumed here for `request` (`units`).
+    case unitsConsumed
+    /// `count` units of `link` were discarded here.
+    case unitsDiscarded
+    /// The destination reported delivery back to the source.
+    case destinationConfirmed
+    /// An input was rejected (`rejection`).
+    case inputRejected
+    /// A message could not be queued because the outbox was full (treated as lost).
+    case outboxOverflow
+}
+
+/// The role of a node in a delivered key.
+public enum KeyRole: UInt8, Sendable { case source = 0, destination = 1 }
+
+/// One engine event: a flat value; each kind uses a subset of the fields.
+public struct EngineEvent: Sendable, Equatable {
+    public var kind: EngineEventKind
+    public var request: RequestID = .none
+    public var branch: UInt8 = 0
+    public var role: KeyRole = .source
+    public var reason: FailReason = .none
+    public var rejection: InputRejection = .none
+    public var link: LinkID = LinkID(.none, .none)
+    public var units: UnitRuns = UnitRuns()
+    public var count: Int = 0
+    public var time: Nanoseconds = 0
+    /// Where the key bytes of a `keyDelivered` event are in the outbox's payload arena.
+    public var payloadOffset: Int = 0
+    public var payloadLength: Int = 0
+    public var path: Path = Path()
+    public init(kind: EngineEventKind) { self.kind = kind }
+}
+
+/// The typed reason an input was refused. Every refusal is counted by reason.
+public enum InputRejection: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case none = 0
+    case unknownNeighbour
+    case staleIncarnation
+    case wrongIncarnation
+    case duplicateOrStale
+    case linkNotUp
+    case badPath
+    case notOnPath
+    case wrongHop
+    case tooLarge
+    case unitCountMismatch
+    case unitsOutsideWindow
+    case unknownRequest
+    case duplicateRequest
+    case wrongState
+    case badPayload
+    case duplicateShare
+    case unknownLink
+    case notStarted
+    case deliveryRejected
+
+    public var description: String {
+        switch self {
+        case .none: "none"
+        case .unknownNeighbour: "unknown-neighbour"
+        case .staleIncarnation: "stale-incarnation"
+        case .wrongIncarnation: "wrong-incarnation"
+        case .duplicateOrStale: "duplicate-or-stale"
+        case .linkNotUp: "link-not-up"
+        case .badPath: "bad-path"
+        case .notOnPath: "not-on-path"
+        case .wrongHop: "wrong-hop"
+        case .tooLarge: "too-large"
+        case .unitCountMismatch: "unit-count-mismatch"
+        case .unitsOutsideWindow: "units-outside-window"
+        case .unknownRequest: "unknown-request"
+        case .duplicateRequest: "duplicate-request"
+        case .wrongState: "wrong-state"
+        case .badPayload: "bad-payload"
+        case .duplicateShare: "duplicate-share"
+        case .unknownLink: "unknown-link"
+        case .notStarted: "not-started"
+        case .deliveryRejected: "delivery-rejected"
+        }
+    }
+}
+
+/// The caller-provided, fixed-capacity output of engine calls: messages to neighbours (with their key
+/// payloads), and events. The shell drains it after each call and calls ``clear()``.
+public final class Outbox {
+    public let messageCapacity: Int
+    public let eventCapacity: Int
+    public let arenaCapacity: Int
+    public private(set) var messageCount = 0
+    public private(set) var eventCount = 0
+    private var arenaUsed = 0
+    private let messages: UnsafeMutablePointer<Message>
+    private let payloadOffsets: UnsafeMutablePointer<Int>
+    private let events: UnsafeMutablePointer<EngineEvent>
+    private let arena: UnsafeMutableRawBufferPointer
+    /// Messages dropped because the outbox was full (they count as lost on the network).
+    public private(set) var droppedMessages: UInt64 = 0
+    public private(set) var droppedEvents: UInt64 = 0
+
+    /// Allocates the outbox once.
+    public init(messageCapacity: Int, eventCapacity: Int, arenaBytes: Int) {
+        self.messageCapacity = messageCapacity
+        self.eventCapacity = eventCapacity
+        self.arenaCapacity = arenaBytes
+        messages = .allocate(capacity: messageCapacity)
+        messages.initialize(repeating: Message(kind: .hello), count: messageCapacity)
+        payloadOffsets = .allocate(capacity: messageCapacity)
+        payloadOffsets.initialize(repeating: 0, count: messageCapacity)
+        events = .allocate(capacity: eventCapacity)
+        events.initialize(repeating: EngineEvent(kind: .inputRejected), count: eventCapacity)
+        arena = .allocate(byteCount: max(arenaBytes, 1), alignment: 16)
+        arena.initializeMemory(as: UInt8.self, repeating: 0)
+    }
+
+    /// An outbox sized for `configuration`.
+    public convenience init(for configuration: EngineConfiguration) {
+        let perKey = configuration.maxRequestUnits * configuration.unitSize
+        self.init(
+            messageCapacity: configuration.outboxCapacity,
+            eventCapacity: configuration.eventCapacity,
+            arenaBytes: perKey * 64)
+    }
+
+    deinit {
+        wipe(arena)
+        messages.deinitialize(count: messageCapacity)
+        messages.deallocate()
+        payloadOffsets.deallocate()
+        events.deinitialize(count: eventCapacity)
+        events.deallocate()
+        arena.deallocate()
+    }
+
+    /// Empties the outbox and wipes the key bytes it carried.
+    public func clear() {
+        if arenaUsed > 0 { wipe(UnsafeMutableRawBufferPointer(rebasing: arena[0..<arenaUsed])) }
+        messageCount = 0
+        eventCount = 0
+        arenaUsed = 0
+    }
+
+    /// The `i`-th message.
+    public func message(_ i: Int) -> Message { messages[i] }
+
+    /// The key payload of the `i`-th message (empty for most kinds). Valid until ``clear()``.
+    public func payload(_ i: Int) -> UnsafeRawBufferPointer {
+        let n = Int(messages[i].payloadLength)
+        guard n > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(rebasing: arena[payloadOffsets[i]..<(payloadOffsets[i] + n)])
+    }
+
+    /// The `i`-th event.
+    public func event(_ i: Int) -> EngineEvent { events[i] }
+
+    /// Key bytes of a `keyDelivered` event. Valid until ``clear()``.
+    public func keyBytes(of event: EngineEvent) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: arena[event.payloadOffset..<(event.payloadOffset + event.payloadLength)])
+    }
+
+    // MARK: engine side
+
+    /// Reserves `count` zeroed bytes of arena; nil when the arena is full.
+    func reserveBytes(_ count: Int) -> (offset: Int, buffer: UnsafeMutableRawBufferPointer)? {
+        guard arenaUsed + count <= arenaCapacity else { return nil }
+        let off = arenaUsed
+        arenaUsed += count
+        let buf = UnsafeMutableRawBufferPointer(rebasing: arena[off..<(off + count)])
+        buf.initializeMemory(as: UInt8.self, repeating: 0)
+        return (off, buf)
+    }
+
+    /// Appends a message whose payload (if any) lives at `payloadOffset`. Returns false when full.
+    @discardableResult
+    func push(_ m: Message, payloadOffset: Int = 0) -> Bool {
+        guard messageCount < messageCapacity else {
+            droppedMessages += 1
+            return false
+        }
+        messages[messageCount] = m
+        payloadOffsets[messageCount] = payloadOffset
+        messageCount += 1
+        return true
+    }
+
+    func push(event e: EngineEvent) {
+        guard eventCount < eventCapacity else {
+            droppedEvents += 1
+            return
+        }
+        events[eventCount] = e
+        eventCount += 1
+    }
+}

@@ -1,0 +1,83 @@
+/// The state of a request branch at one node.
+enum RecordState: UInt8 {
+    case free = 0
+    /// Units bound upstream (if any); downstream reservation sent, waiting for confirm or fail.
+    case reserving
+    /// Whole branch downstream reserved; confirm sent upstream (or, at the source, waiting for the
+    /// branch decision). Waiting for commit or release.
+    case confirmed
+    /// Downstream end after confirm: asked upstream whether it committed (abort), waiting for the answer.
+    case aborting
+    /// Committed: the node consumes its units when they are delivered.
+    case committed
+}
+
+/// One request branch at one node: its place on the path and the units it holds on the node's
+/// upstream link (`inUnits`, this node is the downstream end) and downstream link (`outUnits`).
+struct Record {
+    var state: RecordState = .free
+    var request: RequestID = .none
+    var branch: UInt8 = 0
+    var position: UInt8 = 0
+    var broken = false
+    var attempts: UInt8 = 0
+    var size: UInt16 = 0
+    var inSession: Int16 = -1
+    var outSession: Int16 = -1
+    var accumulator: Int16 = -1
+    var pendingIndex: Int16 = -1
+    var shareMask: UInt32 = 0
+    var deadline: Nanoseconds = 0
+    var expiry: Nanoseconds = 0
+    var eta: Nanoseconds = 0
+    var path = Path()
+    var inUnits = UnitRuns()
+    var outUnits = UnitRuns()
+
+    var isSource: Bool { position == 0 }
+    var isDestination: Bool { Int(position) == path.hops }
+}
+
+/// Branch state kept by the source.
+enum BranchState: UInt8 {
+    case none = 0, pending, confirmed, failed, released, committed
+}
+
+/// A request at its source: candidate paths and the state of each branch.
+struct SourceRequest {
+    var active = false
+    var request: RequestID = .none
+    var destination: NodeID = .none
+    var size: UInt16 = 0
+    var arrival: Nanoseconds = 0
+    var deadline: Nanoseconds = 0
+    var decisionAt: Nanoseconds = .max
+    var paths = InlineArray<4, Path>(repeating: Path())
+    var pathCount: UInt8 = 0
+    /// Next candidate path to try (single path mode).
+    var nextPath: UInt8 = 0
+    var branchCount: UInt8 = 0
+    var branchState = InlineArray<8, BranchState>(repeating: .none)
+    var branchETA = InlineArray<8, Nanoseconds>(repeating: 0)
+    var branchPath = InlineArray<8, UInt8>(repeating: 0)
+    var lastReason: FailReason = .none
+    var decided = false
+}
+
+/// One link as seen from this node.
+struct Session {
+    var peer: NodeID
+    var link: LinkID
+    var topologyIndex: Int
+    var up = false
+    var peerIncarnation: UInt64 = 0
+    var sendSequence: UInt64 = 0
+    var receiveSequence: UInt64 = 0
+    /// Resume index this end announced in its hello / resync.
+    var resumeMine: UInt64 = 0
+    var resumeSet = false
+    var helloDue: Nanoseconds = 0
+    /// Nominal unit interval (ns per unit), from the configured rate.
+    var unitInterval: Double
+    var linkStateSerial: UInt32 = 0
+}

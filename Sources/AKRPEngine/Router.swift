@@ -1,0 +1,188 @@
+/// Path search over the configured topology with key-aware link costs. Scratch space is allocated once
+/// per router; a search allocates nothing.
+public final class Router {
+    public let topology: Topology
+    private let n: Int
+    private let dist: UnsafeMutablePointer<Double>
+    private let prevLink: UnsafeMutablePointer<Int32>
+    private let prevNode: UnsafeMutablePointer<Int32>
+    private let penalty: UnsafeMutablePointer<Double>
+    private let heapCost: UnsafeMutablePointer<Double>
+    private let heapNode: UnsafeMutablePointer<Int32>
+    private let heapCapacity: Int
+    /// Free units last announced per link (link-state), and the time of the announcement.
+    let level: UnsafeMutablePointer<Double>
+    let rate: UnsafeMutablePointer<Double>
+
+    public init(topology: Topology) {
+        self.topology = topology
+        n = topology.nodes.count
+        dist = .allocate(capacity: max(n, 1))
+        prevLink = .allocate(capacity: max(n, 1))
+        prevNode = .allocate(capacity: max(n, 1))
+        let l = max(topology.links.count, 1)
+        penalty = .allocate(capacity: l)
+        penalty.initialize(repeating: 0, count: l)
+        level = .allocate(capacity: l)
+        rate = .allocate(capacity: l)
+        for i in 0..<topology.links.count {
+            level[i] = 0
+            rate[i] = topology.links[i].unitsPerSecond
+        }
+        heapCapacity = 2 * topology.links.count + n + 1
+        heapCost = .allocate(capacity: heapCapacity)
+        heapNode = .allocate(capacity: heapCapacity)
+    }
+
+    deinit {
+        dist.deallocate(); prevLink.deallocate(); prevNode.deallocate(); penalty.deallocate()
+        heapCost.deallocate(); heapNode.deallocate(); level.deallocate(); rate.deallocate()
+    }
+
+    /// Records announced link state: `level` free units, `rate` units per second.
+    public func update(link: Int, level l: Double, rate r: Double) {
+        guard link >= 0 && link < topology.links.count else { return }
+        level[link] = l
+        if r > 0 { rate[link] = r }
+    }
+
+    /// Free units last known for a link.
+    public func knownLevel(link: Int) -> Double { level[link] }
+
+    /// Cost of a link for a request of `units` units, in milliseconds.
+    @inline(__always)
+    func cost(link: Int, units: Int, keyAware: Bool) -> Double {
+        let l = topology.links[link]
+        var c = Double(l.delay) / 1_000_000 + 0.01
+        if keyAware {
+            let missing = Double(units) - level[link]
+            if missing > 0 { c += missing / max(rate[link], 1e-9) * 1000 }
+        }
+        return c + penalty[link]
+    }
+
+    /// Finds up to `count` paths from `source` to `destination`, preferring link-disjoint ones.
+    /// Writes them into `out` and returns how many were found (0 = no route).
+    public func paths(
+        from source: NodeID, to destination: NodeID, units: Int, keyAware: Bool, count: Int,
+        into out: inout InlineArray<4, Path>
+    ) -> Int {
+        guard let s = topology.nodeIndex[source], let d = topology.nodeIndex[destination], s != d else { return 0 }
+        var found = 0
+        var attempt = 0
+        while found < min(count, 4) && attempt < count + 2 {
+            attempt += 1
+            guard let p = shortest(s, d, units: units, keyAware: keyAware) else { break }
+            var duplicate = false
+            var j = 0
+            while j < found {
+                if out[j] == p { duplicate = true }
+                j += 1
+            }
+            // Penalise the links of this path so that the next search prefers disjoint ones.
+            var h = 0
+            while h < p.hops {
+                if let li = topology.linkIndex[p.link(h)] { penalty[li] += 1_000_000 }
+                h += 1
+            }
+            if duplicate { continue }
+            out[found] = p
+            found += 1
+        }
+        var i = 0
+        while i < topology.links.count { penalty[i] = 0; i += 1 }
+        return found
+    }
+
+    private func shortest(_ s: Int, _ d: Int, units: Int, keyAware: Bool) -> Path? {
+        var i = 0
+        while i < n { dist[i] = .infinity; prevLink[i] = -1; prevNode[i] = -1; i += 1 }
+        dist[s] = 0
+        var size = 0
+        push(&size, 0, Int32(s))
+        while size > 0 {
+            let (c, x) = pop(&size)
+            let xi = Int(x)
+            if c > dist[xi] { continue }
+            if xi == d { break }
+            var k = topology.adjStart[xi]
+            while k < topology.adjStart[xi + 1] {
+                let y = topology.adjNode[k]
+                let li = topology.adjLink[k]
+                let nc = c + cost(link: li, units: units, keyAware: keyAware)
+                if nc < dist[y] {
+                    dist[y] = nc
+                    prevLink[y] = Int32(li)
+                    prevNode[y] = x
+                    if size < heapCapacity { push(&size, nc, Int32(y)) }
+                }
+                k += 1
+            }
+        }
+        guard dist[d] < .infinity else { return nil }
+        // Walk back; reject paths longer than the protocol allows.
+        var hops = 0
+        var y = d
+        while y != s {
+            hops += 1
+            if hops > Path.maxHops { return nil }
+            y = Int(prevNode[y])
+        }
+        var p = Path()
+        var nodes = InlineArray<17, UInt32>(repeating: 0)
+        y = d
+        var k = hops
+        while true {
+            nodes[k] = topology.nodes[y].rawValue
+            if y == s { break }
+            y = Int(prevNode[y])
+            k -= 1
+        }
+        p.setNodes(nodes, count: hops + 1)
+        return p
+    }
+
+    private func push(_ size: inout Int, _ c: Double, _ x: Int32) {
+        var i = size
+        size += 1
+        heapCost[i] = c
+        heapNode[i] = x
+        while i > 0 {
+            let p = (i - 1) / 2
+            if heapCost[p] <= heapCost[i] { break }
+            swapAt(i, p)
+            i = p
+        }
+    }
+
+    private func pop(_ size: inout Int) -> (Double, Int32) {
+        let top = (heapCost[0], heapNode[0])
+        size -= 1
+        heapCost[0] = heapCost[size]
+        heapNode[0] = heapNode[size]
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < size && heapCost[l] < heapCost[m] { m = l }
+            if r < size && heapCost[r] < heapCost[m] { m = r }
+            if m == i { break }
+            swapAt(i, m)
+            i = m
+        }
+        return top
+    }
+
+    @inline(__always) private func swapAt(_ a: Int, _ b: Int) {
+        let c = heapCost[a]; heapCost[a] = heapCost[b]; heapCost[b] = c
+        let x = heapNode[a]; heapNode[a] = heapNode[b]; heapNode[b] = x
+    }
+}
+
+extension Path {
+    /// Sets the node list directly (router use; the caller guarantees a loop-free walk).
+    mutating func setNodes(_ list: InlineArray<17, UInt32>, count: Int) {
+        nodes = list
+        nodeCount = UInt8(count)
+    }
+}

@@ -1,0 +1,125 @@
+public import AKRPEngine
+
+/// One broken invariant, with enough detail to debug it from a replayed seed.
+public struct Violation: Sendable, CustomStringConvertible {
+    /// The invariant of `docs/PROTOCOL.md` section "Invariants": 1 no reuse, 2 agreement, 3 no leak,
+    /// 4 lossless, 5 liveness.
+    public var invariant: Int
+    public var time: UInt64
+    public var detail: String
+    public var description: String { "invariant \(invariant) at t=\(time)ns: \(detail)" }
+}
+
+/// Watches every engine event of a run and checks the five invariants of DESIGN.md §4:
+/// incrementally (1, 2) after every step, and at quiescence (3, 4, 5).
+public final class InvariantChecker {
+    private struct UnitKey: Hashable {
+        var link: LinkID
+        var end: NodeID
+        var index: UInt64
+    }
+    private struct Owner: Equatable {
+        var request: RequestID
+        var branch: UInt8
+    }
+    private var consumed: [UnitKey: Owner] = [:]
+    private var sourceKeys: [RequestID: (branch: UInt8, bytes: [UInt8])] = [:]
+    private var destinationKeys: [RequestID: (branch: UInt8, bytes: [UInt8])] = [:]
+    private var accepted: [RequestID: UInt64] = [:]
+    private var consumers: Set<RequestID> = []
+    public private(set) var violations: [Violation] = []
+    /// Requests delivered at both ends with identical keys.
+    public private(set) var agreed = 0
+    public private(set) var unitsConsumed = 0
+    /// Stop recording after this many violations (a broken run floods otherwise).
+    public var maxViolations = 20
+
+    public init() {}
+
+    private func violate(_ i: Int, _ t: UInt64, _ s: String) {
+        if violations.count < maxViolations { violations.append(Violation(invariant: i, time: t, detail: s)) }
+    }
+
+    /// Feeds every event of `outbox` produced by `node`'s engine at `time`.
+    public func observe(outbox: Outbox, node: NodeID, time: UInt64) {
+        var i = 0
+        while i < outbox.eventCount {
+            observe(outbox.event(i), outbox: outbox, node: node, time: time)
+            i += 1
+        }
+    }
+
+    public func observe(_ e: EngineEvent, outbox: Outbox, node: NodeID, time: UInt64) {
+        switch e.kind {
+        case .unitsConsumed:
+            let owner = Owner(request: e.request, branch: e.branch)
+            consumers.insert(e.request)
+            let peer = e.link.peer(of: node)
+            var r = 0
+            while r < Int(e.units.runCount) {
+                var u = e.units[r].start
+                while u < e.units[r].end {
+                    unitsConsumed += 1
+                    let key = UnitKey(link: e.link, end: node, index: u)
+                    if let prev = consumed[key] {
+                        violate(1, time, "unit \(u) of link \(e.link) consumed twice at \(node): \(prev.request)/\(prev.branch) then \(e.request)/\(e.branch)")
+                    }
+                    consumed[key] = owner
+                    if let other = consumed[UnitKey(link: e.link, end: peer, index: u)], other != owner {
+                        violate(1, time, "unit \(u) of link \(e.link) consumed for \(other.request)/\(other.branch) at \(peer) but for \(e.request)/\(e.branch) at \(node)")
+                    }
+                    u += 1
+                }
+                r += 1
+            }
+        case .keyDelivered:
+            let bytes = Array(outbox.keyBytes(of: e))
+            if e.role == .source {
+                if sourceKeys[e.request] != nil { violate(2, time, "\(e.request) delivered twice at its source") }
+                sourceKeys[e.request] = (e.branch, bytes)
+            } else {
+                if destinationKeys[e.request] != nil { violate(2, time, "\(e.request) delivered twice at its destination") }
+                destinationKeys[e.request] = (e.branch, bytes)
+            }
+            if let s = sourceKeys[e.request], let d = destinationKeys[e.request] {
+                if s.branch != d.branch {
+                    violate(2, time, "\(e.request): source used branch \(s.branch), destination branch \(d.branch)")
+                } else if s.bytes != d.bytes {
+                    violate(2, time, "\(e.request): source and destination keys differ")
+                } else {
+                    agreed += 1
+                }
+            }
+        case .requestAccepted:
+            accepted[e.request] = time
+        default:
+            break
+        }
+    }
+
+    /// Checks the end state after a drain period: nothing held (3); and, for a run without faults,
+    /// nothing discarded and every consumed unit in a delivered key (4), every accepted request
+    /// delivered at both ends (5).
+    public func checkQuiescent(engines: [Engine], faultFree: Bool, time: UInt64) {
+        for e in engines {
+            if e.heldUnits != 0 { violate(3, time, "\(e.node) still holds \(e.heldUnits) units") }
+            if e.activeRecords != 0 { violate(3, time, "\(e.node) still has \(e.activeRecords) request records") }
+            if e.activeSourceRequests != 0 {
+                violate(3, time, "\(e.node) still has \(e.activeSourceRequests) source requests")
+            }
+        }
+        guard faultFree else { return }
+        let discarded = engines.reduce(0) { $0 + $1.counters.unitsDiscarded }
+        if discarded != 0 { violate(4, time, "\(discarded) units discarded in a run without faults") }
+        for r in consumers.sorted() where sourceKeys[r] == nil || destinationKeys[r] == nil {
+            violate(4, time, "\(r) consumed key but was not delivered at both ends")
+        }
+        for (r, _) in accepted.sorted(by: { $0.key < $1.key }) where sourceKeys[r] == nil || destinationKeys[r] == nil {
+            violate(5, time, "accepted request \(r) was not delivered at both ends")
+        }
+    }
+
+    /// Requests the checker saw delivered at both ends.
+    public var deliveredBothEnds: Int { agreed }
+    public var acceptedCount: Int { accepted.count }
+}

@@ -1,0 +1,73 @@
+/// A small, fast, deterministic pseudo-random generator (SplitMix64). Same seed, same sequence,
+/// on every platform: the basis of replayable simulations.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public private(set) var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// A uniform double in [0, 1).
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+    /// True with probability `p`.
+    public mutating func chance(_ p: Double) -> Bool { p > 0 && unit() < p }
+    /// An exponentially distributed value with the given mean.
+    public mutating func exponential(mean: Double) -> Double {
+        let u = max(unit(), 1e-300)
+        return -mean * _log(u)
+    }
+}
+
+/// Natural logarithm without Foundation (series on the mantissa, enough for simulation draws).
+@inline(__always)
+func _log(_ x: Double) -> Double {
+    guard x > 0 else { return -.infinity }
+    var e = 0
+    var m = x
+    while m >= 2 { m /= 2; e += 1 }
+    while m < 1 { m *= 2; e -= 1 }
+    // ln(m) for m in [1, 2) via atanh series: ln(m) = 2 atanh((m-1)/(m+1)).
+    let t = (m - 1) / (m + 1)
+    let t2 = t * t
+    var term = t
+    var sum = 0.0
+    var k = 1.0
+    while k < 40 {
+        sum += term / k
+        term *= t2
+        k += 2
+    }
+    return 2 * sum + Double(e) * 0.693_147_180_559_945_3
+}
+
+/// Deterministic key material: the bytes of unit `index` of link `link` in the stream of `seed`.
+/// Both ends of a link draw the same bytes, as two QKD devices of one link do.
+public struct KeyStream: Sendable {
+    public let seed: UInt64
+    public let unitSize: Int
+    public init(seed: UInt64, unitSize: Int) {
+        self.seed = seed
+        self.unitSize = unitSize
+    }
+    /// Writes `count` units starting at `index` into `buffer` (which holds `count * unitSize` bytes).
+    public func fill(link: Int, index: UInt64, count: Int, into buffer: UnsafeMutableRawBufferPointer) {
+        var k = 0
+        while k < count {
+            var g = SplitMix64(seed: seed ^ (UInt64(link) &* 0xA24B_AED4_963E_E407) ^ ((index &+ UInt64(k)) &* 0x9FB2_1C65_1E98_DF25))
+            var b = 0
+            while b < unitSize {
+                let w = g.next()
+                var j = 0
+                while j < 8 && b < unitSize {
+                    buffer[k * unitSize + b] = UInt8(truncatingIfNeeded: w >> (8 * UInt64(j)))
+                    b += 1
+                    j += 1
+                }
+            }
+            k += 1
+        }
+    }
+}
