@@ -7,6 +7,7 @@ struct AKRPCtl: ParsableCommand {
         commandName: "akrpctl",
         abstract: "Companion tool for AKRP relay boxes: QKD devices, frames, state and statistics.",
         subcommands: [
+            DecodeCommand.self,
         ]
     )
 }
