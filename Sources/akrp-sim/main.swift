@@ -7,7 +7,7 @@ struct AKRPSim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "akrp-sim",
         abstract: "AKRP network simulator and deterministic simulation tester.",
-        subcommands: [Chaos.self]
+        subcommands: [Chaos.self, Explore.self]
     )
 }
 
@@ -41,5 +41,18 @@ struct Chaos: ParsableCommand {
         }
         print("\(seeds) seeds, \(violations) invariant violations")
         if violations > 0 { throw ExitCode(1) }
+    }
+}
+
+struct Explore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Exhaustively explore two requests reserving from opposite ends of a 3-node line.")
+
+    func run() throws {
+        let r = OppositeReservationsModel().explore()
+        print("states \(r.states), transitions \(r.transitions), final states \(r.terminals) (\(r.terminalsWithConflict) with a CD&R conflict), max depth \(r.maxDepth)")
+        for v in r.violations.prefix(10) { print("  \(v)") }
+        print("\(r.violations.count) invariant violations")
+        if !r.violations.isEmpty { throw ExitCode(1) }
     }
 }
