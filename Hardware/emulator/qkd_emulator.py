@@ -205,13 +205,18 @@ class Urb:
 
 
 class Handler(UMockdev.IoctlBase):
+    """One plug-in of a device: its device node and the URBs submitted through it."""
+
     def __init__(self, device):
         super().__init__()
         self.device = device
+        self.present = True
+        self.pending = []  # submitted, not yet completed URBs
+        self.completed = []  # completed, waiting to be reaped
 
     def do_handle_ioctl(self, client):
         try:
-            return self.device.handle_ioctl(client)
+            return self.device.handle_ioctl(client, self)
         except Exception as error:  # an emulator bug must not hang the client
             print("emulator: ioctl handler failed:", repr(error), file=sys.stderr, flush=True)
             client.complete(-1, EINVAL)
@@ -227,8 +232,6 @@ class Device:
         self.devnode = None
         self.handler = None
         self.present = False
-        self.pending = []  # submitted, not yet completed URBs
-        self.completed = []  # completed, waiting to be reaped
         self.config_slots = [None, None]  # each: (generation, blob)
         blob = encode_config(link.low, link.high, local, 32, 256, 0, 50000, "factory default")
         self.config_slots[0] = (1, blob)
@@ -256,12 +259,12 @@ class Device:
         self.events.append(struct.pack("<BBHIQ", kind, 0, 0, qber_ppm, index))
 
     # --- ioctls ---
-    def handle_ioctl(self, client):
+    def handle_ioctl(self, client, conn):
         request = client.get_request()
         arg = client.get_arg()
-        if not self.present:
-            if request in (USBDEVFS_REAPURB, USBDEVFS_REAPURBNDELAY) and self.completed:
-                return self.reap(client, arg)
+        if not conn.present:
+            if request in (USBDEVFS_REAPURB, USBDEVFS_REAPURBNDELAY) and conn.completed:
+                return self.reap(client, arg, conn)
             client.complete(-1, ENODEV)
             return True
         if request == USBDEVFS_GET_CAPABILITIES:
@@ -276,16 +279,16 @@ class Device:
         elif request == USBDEVFS_GET_SPEED:
             client.complete(3, 0)  # USB_SPEED_HIGH
         elif request == USBDEVFS_SUBMITURB:
-            self.submit(client, arg)
+            self.submit(client, arg, conn)
         elif request in (USBDEVFS_REAPURB, USBDEVFS_REAPURBNDELAY):
-            return self.reap(client, arg)
+            return self.reap(client, arg, conn)
         elif request == USBDEVFS_DISCARDURB:
             address = struct.unpack_from("<Q", bytes(arg.retrieve()))[0]
-            for urb in self.pending:
+            for urb in conn.pending:
                 if urb.urb_data.client_addr == address:
-                    self.pending.remove(urb)
+                    conn.pending.remove(urb)
                     urb.status, urb.actual = -ENOENT, 0
-                    self.completed.append(urb)
+                    conn.completed.append(urb)
                     client.complete(0, 0)
                     break
             else:
@@ -295,7 +298,7 @@ class Device:
             client.complete(-1, ENOTTY)
         return True
 
-    def submit(self, client, arg):
+    def submit(self, client, arg, conn):
         urb_data = arg.resolve(0, URB_SIZE)
         raw = bytes(urb_data.retrieve())
         urb_type, endpoint = raw[0], raw[1]
@@ -305,23 +308,23 @@ class Device:
         urb = Urb(urb_data, buffer_data, urb_type, endpoint, length, setup)
         if urb_type == URB_TYPE_CONTROL:
             self.control(urb)
-            self.completed.append(urb)
+            conn.completed.append(urb)
         elif urb_type in (URB_TYPE_BULK, URB_TYPE_INTERRUPT) and endpoint in (EP_KEY_IN, EP_EVENT_IN):
-            self.pending.append(urb)
+            conn.pending.append(urb)
         else:
             client.complete(-1, EINVAL)
             return
         client.complete(0, 0)
 
-    def reap(self, client, arg):
-        self.progress()
-        if not self.completed:
-            if not self.present:
+    def reap(self, client, arg, conn):
+        self.progress(conn)
+        if not conn.completed:
+            if not conn.present:
                 client.complete(-1, ENODEV)
             else:
                 client.complete(-1, EAGAIN)
             return True
-        urb = self.completed.pop(0)
+        urb = conn.completed.pop(0)
         if urb.payload and urb.buffer_data is not None:
             offset = 8 if urb.type == URB_TYPE_CONTROL else 0
             urb.buffer_data.update(offset, urb.payload)
@@ -332,28 +335,28 @@ class Device:
         client.complete(0, 0)
         return True
 
-    def progress(self):
+    def progress(self, conn):
         """Completes pending IN transfers for which the device has data."""
-        if not self.present:
-            return
-        for urb in list(self.pending):
+        for urb in list(conn.pending):
+            if not conn.present:
+                return
             if urb.endpoint == EP_EVENT_IN:
                 if self.events:
                     event = self.events.pop(0)
-                    self.finish(urb, 0, event[: urb.length])
+                    self.finish(urb, 0, event[: urb.length], conn)
             elif urb.endpoint == EP_KEY_IN:
-                self.progress_key(urb)
+                self.progress_key(urb, conn)
 
-    def finish(self, urb, status, payload):
-        self.pending.remove(urb)
+    def finish(self, urb, status, payload, conn):
+        conn.pending.remove(urb)
         urb.status, urb.payload, urb.actual = status, payload, len(payload)
-        self.completed.append(urb)
+        conn.completed.append(urb)
 
-    def progress_key(self, urb):
+    def progress_key(self, urb, conn):
         fault = self.faults.get("stall")
         if fault:
             del self.faults["stall"]
-            self.finish(urb, -EPIPE, b"")
+            self.finish(urb, -EPIPE, b"", conn)
             return
         if self.faults.get("unplug-mid-transfer"):
             del self.faults["unplug-mid-transfer"]
@@ -387,7 +390,7 @@ class Device:
         self.cursor += count
         self.first_after_resync = False
         self.frames_sent += 1
-        self.finish(urb, 0, bytes(frame))
+        self.finish(urb, 0, bytes(frame), conn)
 
     # --- control requests ---
     def control(self, urb):
@@ -587,20 +590,24 @@ class Emulator:
         device.present = False
         device.streaming = False
         device.write = None
-        for urb in list(device.pending):
-            device.pending.remove(urb)
+        conn = device.handler
+        conn.present = False
+        # As the kernel does: URBs in flight complete with -ESHUTDOWN and stay reapable.
+        for urb in list(conn.pending):
+            conn.pending.remove(urb)
             urb.status, urb.actual, urb.payload = -ESHUTDOWN, 0, b""
-            device.completed.append(urb)
+            conn.completed.append(urb)
         self.testbed.uevent(device.syspath, "remove")
-        self.testbed.remove_device(device.syspath)
+        syspath = device.syspath
+        # Remove the sysfs entry once the client has had time to reap its URBs.
+        GLib.timeout_add(300, lambda: self.testbed.remove_device(syspath) and False)
         log("unplugged", device.serial, "mid-transfer" if mid_transfer else "")
         return False
 
     def replug(self, device):
         if device.present:
             raise ValueError("%s is plugged" % device.serial)
-        # The old node's handler answers ENODEV until the client closes it.
-        device.completed = []
+        # The old node's handler keeps answering (ENODEV) until the client closes it.
         self.plug(device)
 
     def command(self, line):
