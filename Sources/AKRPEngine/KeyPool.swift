@@ -153,13 +153,16 @@ public final class KeyPool {
         return n
     }
 
-    /// Discards every unit that is not consumed, delivered or not (a peer restarted). Returns how many.
+    /// Discards every unit that is not consumed and that this end has ever delivered or referenced
+    /// (a peer restarted): everything below `max(tail, referencedEnd)`. Units past that were never
+    /// proposed or bound here, so no request can have used them. Returns how many were discarded.
     @discardableResult
     public func discardAll() -> Int {
         guard started else { return 0 }
         var n = 0
         var i = head
-        while i < windowEnd {
+        let stop = min(windowEnd, max(tail, referencedEnd))
+        while i < stop {
             let s = slot(i)
             let st = states[s]
             if st == UnitState.available.rawValue || st == UnitState.proposed.rawValue

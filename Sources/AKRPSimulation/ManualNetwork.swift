@@ -133,15 +133,25 @@ public final class ManualNetwork {
             let peer = e == 0 ? link.high : link.low
             let i = topology.index(of: node)!
             var bytes = [UInt8](repeating: 0, count: count * configuration.unitSize)
-            bytes.withUnsafeMutableBytes { keys.fill(link: l, index: deviceNext[l][e], count: count, into: $0) }
             outbox.clear()
-            let ok = bytes.withUnsafeBytes { b -> Bool in
-                do throws(KeyPoolError) {
-                    try engines[i].deliverKey(from: peer, index: deviceNext[l][e], bytes: b, now: now, outbox: outbox)
-                    return true
-                } catch { return false }
+            var attempt = 0
+            while attempt < 2 {
+                attempt += 1
+                bytes.withUnsafeMutableBytes { keys.fill(link: l, index: deviceNext[l][e], count: count, into: $0) }
+                let outcome = bytes.withUnsafeBytes { b -> KeyPoolError? in
+                    do throws(KeyPoolError) {
+                        try engines[i].deliverKey(from: peer, index: deviceNext[l][e], bytes: b, now: now, outbox: outbox)
+                        return nil
+                    } catch { return error }
+                }
+                guard let error = outcome else {
+                    deviceNext[l][e] += UInt64(count)
+                    break
+                }
+                // After a resync the pool expects a later index: the device resumes there (resync-from-index).
+                guard case .outOfOrder(let expected, _) = error, expected > deviceNext[l][e] else { break }
+                deviceNext[l][e] = expected
             }
-            if ok { deviceNext[l][e] += UInt64(count) }
             collect(i)
         }
     }

@@ -117,13 +117,14 @@ struct KeyPoolTests {
         try deliver(pool, 8, from: 6)
     }
 
-    @Test("discardAll burns every unconsumed unit")
+    @Test("discardAll burns every unconsumed unit ever delivered or referenced, not fresh future ones")
     func discardAll() throws {
         let pool = KeyPool(capacity: 8, unitSize: 4, ownershipBlock: 1, isLowEnd: true)
         try deliver(pool, 4, from: 0)
         pool.hold(1, holder: 3, as: .proposed)
         pool.hold(6, holder: 3, as: .bound)
-        #expect(pool.discardAll() == 8)
+        #expect(pool.discardAll() == 7)
+        #expect(pool.state(7) == .available)
         #expect(pool.heldUnits == 0)
         #expect(pool.head == 4)
         #expect(pool.state(6) == .discarded)

@@ -1,0 +1,283 @@
+import AKRPEngine
+import AKRPSimulation
+import Testing
+
+/// Protocol behaviour on small networks of real engines, messages delivered by hand.
+@Suite("Protocol scenarios")
+struct ProtocolScenarioTests {
+    static func line(_ n: Int, rate: Double = 1000) -> Topology {
+        try! Topology(
+            nodes: (1...n).map { NodeID(UInt32($0)) },
+            links: (1..<n).map {
+                TopologyLink(a: NodeID(UInt32($0)), b: NodeID(UInt32($0 + 1)), unitsPerSecond: rate, delay: 1_000_000)
+            })
+    }
+
+    static func config() -> EngineConfiguration {
+        var c = EngineConfiguration()
+        c.poolCapacity = 64
+        c.ownershipBlock = 4
+        c.maxRequestUnits = 8
+        c.recordCapacity = 16
+        c.accumulatorCapacity = 4
+        c.sourceCapacity = 8
+        c.outboxCapacity = 128
+        c.eventCapacity = 128
+        c.linkStateInterval = 0
+        return c
+    }
+
+    func network(_ n: Int, key: Int = 32, configure: (inout EngineConfiguration) -> Void = { _ in }) throws -> ManualNetwork {
+        var c = Self.config()
+        configure(&c)
+        let net = try ManualNetwork(topology: Self.line(n), configuration: c)
+        net.run()
+        for l in net.topology.links { net.supplyKey(link: l.id, count: key) }
+        return net
+    }
+
+    @Test("a 4-hop request is delivered with identical keys at both ends and all units consumed")
+    func fourHops() throws {
+        let net = try network(5)
+        let id = try net.request(from: NodeID(1), to: NodeID(5), units: 3)
+        net.run()
+        let s = try #require(net.sourceKeys[id])
+        let d = try #require(net.destinationKeys[id])
+        #expect(s == d)
+        #expect(s.count == 3 * 32)
+        #expect(s.contains { $0 != 0 })
+        for e in net.engines {
+            #expect(e.heldUnits == 0)
+            #expect(e.activeRecords == 0)
+        }
+        // 4 links, 3 units each, consumed at both ends.
+        #expect(net.engines.reduce(0) { $0 + $1.counters.unitsConsumed } == 4 * 3 * 2)
+        #expect(net.checker.violations.isEmpty)
+    }
+
+    @Test("relay shares wait for future key and the request completes when it arrives")
+    func futureKey() throws {
+        let net = try network(3, key: 0)
+        let id = try net.request(from: NodeID(1), to: NodeID(3), units: 2)
+        net.run()
+        #expect(net.sourceKeys[id] == nil)
+        #expect(net.engines.reduce(0) { $0 + $1.heldUnits } > 0)
+        for l in net.topology.links { net.supplyKey(link: l.id, count: 16) }
+        net.run()
+        #expect(net.sourceKeys[id] != nil)
+        #expect(net.sourceKeys[id] == net.destinationKeys[id])
+    }
+
+    @Test("CD&R: two requests reserving from opposite ends at once both complete, conflicts resolved per unit")
+    func opposite() throws {
+        // Few units: each end must borrow the other's, so the same units are claimed from both sides.
+        let net = try network(3, key: 8) { $0.ownershipBlock = 2 }
+        let a = try net.request(from: NodeID(1), to: NodeID(3), units: 3)
+        let b = try net.request(from: NodeID(3), to: NodeID(1), units: 3)
+        net.run()
+        for l in net.topology.links { net.supplyKey(link: l.id, count: 8) }
+        net.run()
+        #expect(net.sourceKeys[a] != nil && net.sourceKeys[a] == net.destinationKeys[a])
+        #expect(net.sourceKeys[b] != nil && net.sourceKeys[b] == net.destinationKeys[b])
+        let cdr = net.engines.reduce(0) { $0 + $1.counters.conflictsResolved + $1.counters.unitsSubstituted }
+        #expect(cdr > 0)
+        #expect(net.checker.violations.isEmpty)
+    }
+
+    @Test("admission: a request that cannot get key within its latency budget is refused at once")
+    func admission() throws {
+        // 10 units/s and a 100 ms budget: at most one future unit fits; 4 are needed.
+        var c = Self.config()
+        c.latencyBudget = 100_000_000
+        c.reroutes = 0
+        let net = try ManualNetwork(topology: Self.line(3, rate: 10), configuration: c)
+        net.run()
+        let id = try net.request(from: NodeID(1), to: NodeID(3), units: 4)
+        net.run()
+        #expect(net.failures[id] == .noKeyWithinBudget)
+        #expect(net.engines.allSatisfy { $0.heldUnits == 0 && $0.activeRecords == 0 })
+    }
+
+    @Test("a full request table fails the request with a reason, never a trap")
+    func tableFull() throws {
+        let net = try network(3, key: 64) { $0.recordCapacity = 1; $0.reroutes = 0 }
+        let a = try net.request(from: NodeID(1), to: NodeID(3), units: 1)
+        let b = try net.request(from: NodeID(3), to: NodeID(1), units: 1)
+        net.run()
+        let failed = [a, b].filter { net.failures[$0] == .tableFull }
+        #expect(failed.count >= 1)
+        #expect(net.engines.allSatisfy { $0.heldUnits == 0 && $0.activeRecords == 0 })
+        #expect(throws: RequestError.badSize) { _ = try net.request(from: NodeID(1), to: NodeID(3), units: 9) }
+        #expect(throws: RequestError.destinationIsSelf) { _ = try net.request(from: NodeID(1), to: NodeID(1), units: 1) }
+    }
+
+    @Test("multipath: the branch that completes earliest wins and the others are released")
+    func multipath() throws {
+        // Ring 1-2-3-4-1: paths 1>2>3 and 1>4>3. The 1-4 link has no key yet: the 1>2>3 branch wins.
+        func l(_ a: UInt32, _ b: UInt32) -> TopologyLink {
+            TopologyLink(a: NodeID(a), b: NodeID(b), unitsPerSecond: 100, delay: 1_000_000)
+        }
+        let t = try Topology(nodes: (1...4).map { NodeID($0) }, links: [l(1, 2), l(2, 3), l(3, 4), l(4, 1)])
+        var c = Self.config()
+        c.paths = 2
+        let net = try ManualNetwork(topology: t, configuration: c)
+        net.run()
+        for link in [LinkID(NodeID(1), NodeID(2)), LinkID(NodeID(2), NodeID(3)), LinkID(NodeID(3), NodeID(4))] {
+            net.supplyKey(link: link, count: 16)
+        }
+        let id = try net.request(from: NodeID(1), to: NodeID(3), units: 2)
+        net.run()
+        let accepted = net.events.first { $0.event.kind == .requestAccepted && $0.event.request == id }
+        #expect(accepted?.event.path.description == "1>2>3")
+        #expect(net.sourceKeys[id] != nil && net.sourceKeys[id] == net.destinationKeys[id])
+        #expect(net.engine(NodeID(1)).counters.branchesReleased == 1)
+        #expect(net.engines.allSatisfy { $0.heldUnits == 0 && $0.activeRecords == 0 })
+        #expect(net.engines.reduce(0) { $0 + $1.counters.unitsDiscarded } == 0)
+    }
+
+    @Test("crash: a restarted node's neighbours discard the link's units and fail its requests safely")
+    func crash() throws {
+        let net = try network(3, key: 0)
+        let id = try net.request(from: NodeID(1), to: NodeID(3), units: 2)
+        net.run()
+        #expect(net.engine(NodeID(1)).heldUnits > 0)
+        try net.restart(NodeID(2), incarnation: 2)
+        net.run()
+        for _ in 0..<40 {
+            net.advance(by: 500_000_000)
+            net.run()
+        }
+        #expect(net.failures[id] != nil)
+        #expect(net.engine(NodeID(1)).counters.peerRestarts == 1)
+        #expect(net.engines.allSatisfy { $0.heldUnits == 0 && $0.activeRecords == 0 })
+        #expect(net.engines.allSatisfy { e in e.neighbours.allSatisfy { e.isLinkUp(toward: $0) } })
+        // The link works again after the restart.
+        for l in net.topology.links { net.supplyKey(link: l.id, count: 16) }
+        let again = try net.request(from: NodeID(1), to: NodeID(3), units: 2)
+        net.run()
+        #expect(net.failures[again] == nil, "\(net.failures[again].map { "\($0)" } ?? "")")
+        #expect(net.sourceKeys[again] != nil && net.sourceKeys[again] == net.destinationKeys[again])
+        #expect(net.checker.violations.isEmpty)
+    }
+
+    @Test("a lost commit: the downstream end asks upstream, learns it committed, and discards — never frees")
+    func lostCommit() throws {
+        let net = try network(3, key: 16)
+        let id = try net.request(from: NodeID(1), to: NodeID(3), units: 2)
+        // Deliver until the commit is queued from 1 to 2, then lose it.
+        var guardSteps = 0
+        while guardSteps < 100 {
+            guardSteps += 1
+            if let q = net.busyQueues.first(where: { net.queues[$0].first?.message.kind == .commit }) {
+                net.drop(queue: q)
+                break
+            }
+            guard let q = net.busyQueues.first else { break }
+            net.deliver(queue: q)
+        }
+        net.run()
+        for _ in 0..<40 {
+            net.advance(by: 500_000_000)
+            net.run()
+        }
+        #expect(net.destinationKeys[id] == nil)
+        let n2 = net.engine(NodeID(2))
+        #expect(n2.counters.abortsSent >= 1)
+        #expect(n2.counters.unitsDiscarded >= 2)
+        #expect(net.engines.allSatisfy { $0.heldUnits == 0 && $0.activeRecords == 0 })
+        #expect(net.checker.violations.isEmpty)
+    }
+}
+
+/// Every kind of invalid input is refused with a typed, counted reason and changes nothing.
+@Suite("Bad input")
+struct BadInputTests {
+    func setup() throws -> (ManualNetwork, Message) {
+        let net = try ManualNetwork(topology: ProtocolScenarioTests.line(3), configuration: ProtocolScenarioTests.config())
+        net.run()
+        for l in net.topology.links { net.supplyKey(link: l.id, count: 16) }
+        var m = Message(kind: .reserve, from: NodeID(1), to: NodeID(2))
+        m.incarnation = 1
+        m.peerIncarnation = 1
+        m.sequence = 1_000
+        m.request = RequestID(source: NodeID(1), serial: 77)
+        m.path = try Path([NodeID(1), NodeID(2), NodeID(3)])
+        m.size = 1
+        m.time = 1_000_000_000
+        try m.units.append(0)
+        return (net, m)
+    }
+
+    func expectRefused(_ mutate: (inout Message) throws -> Void, _ reason: InputRejection) throws {
+        let (net, base) = try setup()
+        var m = base
+        try mutate(&m)
+        let n2 = net.engine(NodeID(2))
+        let held = n2.heldUnits
+        let before = n2.counters.rejected(reason)
+        net.inject(m)
+        #expect(n2.counters.rejected(reason) == before + 1, "expected \(reason)")
+        #expect(n2.heldUnits == held)
+        #expect(n2.activeRecords == 0)
+        #expect(net.inFlightCount == 0)
+    }
+
+    @Test("a valid reserve is accepted (control)")
+    func control() throws {
+        let (net, m) = try setup()
+        net.inject(m)
+        #expect(net.engine(NodeID(2)).activeRecords == 1)
+        #expect(net.engine(NodeID(2)).counters.totalRejections == 0)
+    }
+
+    @Test func loop() throws {
+        try expectRefused({ $0.path.nodes[2] = 1 }, .badPath)
+    }
+    @Test func notOnPath() throws {
+        try expectRefused({ $0.path = try Path([NodeID(3), NodeID(1)]) }, .notOnPath)
+    }
+    @Test func wrongHop() throws {
+        try expectRefused({ $0.hop = 1 }, .wrongHop)
+    }
+    @Test func tooLarge() throws {
+        try expectRefused({ $0.size = 200 }, .tooLarge)
+    }
+    @Test func unitCount() throws {
+        try expectRefused({ $0.size = 2 }, .unitCountMismatch)
+    }
+    @Test func outsideWindow() throws {
+        try expectRefused({ $0.units = UnitRuns(); try $0.units.append(1_000_000) }, .unitsOutsideWindow)
+    }
+    @Test func staleSequence() throws {
+        try expectRefused({ $0.sequence = 0 }, .duplicateOrStale)
+    }
+    @Test func wrongIncarnation() throws {
+        try expectRefused({ $0.peerIncarnation = 7 }, .wrongIncarnation)
+    }
+    @Test func unknownNeighbour() throws {
+        try expectRefused({ $0.from = NodeID(9) }, .unknownNeighbour)
+    }
+    @Test func unknownRequest() throws {
+        let (net, base) = try setup()
+        var m = base
+        m.kind = .confirm
+        m.hop = 1
+        let before = net.engine(NodeID(2)).counters.rejected(.unknownRequest)
+        net.inject(m)
+        #expect(net.engine(NodeID(2)).counters.rejected(.unknownRequest) == before + 1)
+    }
+
+    @Test("a duplicate reserve (replayed with a higher sequence) is refused and holds nothing more")
+    func duplicate() throws {
+        let (net, m) = try setup()
+        net.inject(m)
+        let n2 = net.engine(NodeID(2))
+        let held = n2.heldUnits
+        var again = m
+        again.sequence += 1
+        net.inject(again)
+        #expect(n2.counters.rejected(.duplicateRequest) == 1)
+        #expect(n2.heldUnits == held)
+        #expect(n2.activeRecords == 1)
+    }
+}
