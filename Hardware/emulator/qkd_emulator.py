@@ -233,7 +233,7 @@ class Device:
         self.handler = None
         self.present = False
         self.config_slots = [None, None]  # each: (generation, blob)
-        blob = encode_config(link.low, link.high, local, 32, 256, 0, 50000, "factory default")
+        blob = encode_config(link.low, link.high, local, 32, MAX_FRAME_UNITS, 0, 50000, "factory default")
         self.config_slots[0] = (1, blob)
         self.active_slot = 0
         self.write = None  # (total length, crc, chunks received, bytearray)
@@ -368,18 +368,20 @@ class Device:
         unit_size = config["unit_size"]
         head = self.link.head(unit_size)
         oldest = max(0, head - RETAINED_UNITS)
+        after_loss = False
         if self.cursor < oldest:
             lost = oldest - self.cursor
             self.units_lost += lost
             self.queue_event(EVENT_UNITS_LOST, self.link.qber_ppm, self.cursor)
             self.cursor = oldest
+            after_loss = True
         room = (urb.length - FRAME_HEADER_SIZE) // unit_size
         count = min(head - self.cursor, config["frame_units"], room)
         if count <= 0:
             return
         key = b"".join(unit_bytes(self.link.seed, self.link.low, self.link.high, i, unit_size)
                        for i in range(self.cursor, self.cursor + count))
-        flags = 1 if self.first_after_resync else 0
+        flags = (1 if self.first_after_resync else 0) | (2 if after_loss else 0)
         header = struct.pack("<IIIQHHIHH", FRAME_MAGIC, self.link.low, self.link.high, self.cursor,
                              count, unit_size, 0, flags, 0)
         crc = crc32c(header + key)

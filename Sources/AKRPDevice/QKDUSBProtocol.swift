@@ -236,6 +236,8 @@ struct KeyFrameHeader: Equatable {
 
     /// The first frame after STREAM_START or STREAM_RESYNC.
     static let firstAfterResync: UInt16 = 1
+    /// The device lost units just before this frame (its buffer overflowed).
+    static let afterLoss: UInt16 = 2
 
     /// Why a frame was rejected.
     enum Rejection: Error, Equatable {

@@ -428,8 +428,11 @@ public final class USBKeySource: KeySource, @unchecked Sendable {
             return .rejected
         }
         if let expected = s.nextIndex, header.firstIndex != expected {
+            // A later start is a loss the device owns up to: after a resync, or flagged.
             let resumedLater =
-                header.firstIndex > expected && s.resyncPending && header.flags & KeyFrameHeader.firstAfterResync != 0
+                header.firstIndex > expected
+                && (s.resyncPending && header.flags & KeyFrameHeader.firstAfterResync != 0
+                    || header.flags & KeyFrameHeader.afterLoss != 0)
             guard resumedLater, s.gaps.count < 8 else {
                 s.counters.nonContiguous += 1
                 return .rejected
