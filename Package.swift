@@ -59,7 +59,7 @@ var targets: [Target] = [
         name: "AKRPDeviceTests", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], swiftSettings: strict),
     .executableTarget(
         name: "akrp-bench-usb", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], path: "tools/bench-usb",
-        swiftSettings: strict),
+        exclude: ["run"], swiftSettings: strict),
 ]
 
 let package = Package(

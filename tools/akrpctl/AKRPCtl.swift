@@ -8,6 +8,7 @@ struct AKRPCtl: ParsableCommand {
         abstract: "Companion tool for AKRP relay boxes: QKD devices, frames, state and statistics.",
         subcommands: [
             DecodeCommand.self,
+            DevicesCommand.self, DeviceCommand.self,
         ]
     )
 }

@@ -1,0 +1,120 @@
+import AKRPDevice
+import AKRPEngine
+import ArgumentParser
+import Foundation
+
+/// `akrpctl device`: one QKD device over USB.
+struct DeviceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "device",
+        abstract: "Inspect or configure one QKD device over USB.",
+        subcommands: [DeviceInfoCommand.self, DeviceFlashCommand.self])
+}
+
+struct DeviceSerialOption: ParsableArguments {
+    @Option(name: .long, help: "The device's serial number (see `akrpctl devices`).")
+    var serial: String
+}
+
+/// `akrpctl device info --serial S [--json]`.
+struct DeviceInfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info", abstract: "Show a device's identity, status and link configuration.")
+
+    @OptionGroup var device: DeviceSerialOption
+    @Flag(name: .long, help: "Print a JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        let context: USBContext
+        do { context = try USBContext(hotplug: false) } catch { throw DeviceCommandFailure("\(error)") }
+        defer { context.shutdown() }
+        do {
+            let opened = try QKDDevice.open(serial: device.serial, in: context)
+            let info = try opened.info()
+            let status = try opened.status()
+            let slots = try opened.configurationSlots()
+            let configuration = try opened.readConfiguration()
+            let firmware = "\(info.firmwareVersion >> 16).\((info.firmwareVersion >> 8) & 0xFF).\(info.firmwareVersion & 0xFF)"
+            if json {
+                print(
+                    DeviceJSON.object([
+                        ("serial", .string(info.serial)), ("bus", .number(UInt64(opened.bus))),
+                        ("address", .number(UInt64(opened.address))), ("protocolVersion", .number(UInt64(info.protocolVersion))),
+                        ("firmware", .string(firmware)), ("link", .string(linkText(info.link))),
+                        ("localNode", .number(UInt64(info.localNode.rawValue))), ("peer", .number(UInt64(info.peer.rawValue))),
+                        ("unitSize", .number(UInt64(info.unitSize))), ("maxFrameUnits", .number(UInt64(info.maxFrameUnits))),
+                        ("maxKeyRateBitsPerSecond", .number(UInt64(info.maxKeyRate))), ("status", .string(status.state.name)),
+                        ("alarms", .array(alarmNames(status.alarms).map { .string($0) })),
+                        ("keyRateBitsPerSecond", .number(UInt64(status.keyRate))), ("qberPPM", .number(UInt64(status.qberPPM))),
+                        ("bufferedUnits", .number(UInt64(status.bufferedUnits))), ("nextUnitIndex", .number(status.nextUnitIndex)),
+                        ("oldestUnitIndex", .number(status.oldestUnitIndex)), ("unitsLost", .number(status.unitsLost)),
+                        ("configurationGeneration", .number(UInt64(slots.generation))),
+                        ("configurationSlot", .number(UInt64(slots.activeSlot))),
+                        ("configuration", .string(configuration.text)),
+                    ]).text)
+            } else {
+                print(
+                    """
+                    serial            \(info.serial) (bus \(opened.bus), address \(opened.address))
+                    firmware          \(firmware), interface protocol \(info.protocolVersion)
+                    link              \(linkText(info.link)), local node \(info.localNode.rawValue), peer \(info.peer.rawValue)
+                    units             \(info.unitSize) bytes, at most \(info.maxFrameUnits) per frame
+                    status            \(status.state.name)\(status.alarms == 0 ? "" : ", alarms: " + alarmNames(status.alarms).joined(separator: ", "))
+                    key rate          \(status.keyRate) bit/s (device maximum \(info.maxKeyRate) bit/s)
+                    QBER              \(Double(status.qberPPM) / 10_000) %
+                    buffered units    \(status.bufferedUnits) (next index \(status.nextUnitIndex), oldest \(status.oldestUnitIndex), lost \(status.unitsLost))
+                    configuration     generation \(slots.generation) in slot \(slots.activeSlot), CRC-32C 0x\(String(slots.crc, radix: 16))
+                    """)
+                print(configuration.text.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+            }
+        } catch {
+            throw DeviceCommandFailure("\(error)")
+        }
+    }
+}
+
+/// `akrpctl device flash --serial S FILE`.
+struct DeviceFlashCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flash",
+        abstract: "Validate a link configuration file, write it to the device, read it back and verify.",
+        discussion: """
+            FILE holds `name = value` lines (# starts a comment): link (e.g. 3-7), local-node, \
+            unit-size (bytes, default 32), frame-units (default 256), min-key-rate (bit/s, default 0), \
+            qber-alarm (fraction, default 0.05), label (quoted, at most 48 bytes). See Hardware/QKD-USB.md. \
+            The device commits a new configuration atomically: an interrupted flash leaves the previous one in force.
+            """)
+
+    @OptionGroup var device: DeviceSerialOption
+    @Argument(help: "The link configuration file.")
+    var file: String
+
+    func run() throws {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw DeviceCommandFailure("\(file): cannot read the file (missing, unreadable or not UTF-8)")
+        }
+        let configuration: LinkConfiguration
+        do {
+            configuration = try LinkConfiguration(parsing: text)
+        } catch {
+            throw DeviceCommandFailure("\(file): \(error)")
+        }
+        let context: USBContext
+        do { context = try USBContext(hotplug: false) } catch { throw DeviceCommandFailure("\(error)") }
+        defer { context.shutdown() }
+        do {
+            let opened = try QKDDevice.open(serial: device.serial, in: context)
+            let report = try opened.flash(configuration)
+            print(
+                "flashed \(opened.serial): link \(linkText(configuration.link)), local node \(configuration.localNode.rawValue); "
+                    + "generation \(report.previousGeneration) -> \(report.generation), \(report.bytesWritten) bytes in "
+                    + "\(report.chunks) chunks, CRC-32C 0x\(String(report.crc, radix: 16)); read back and verified")
+        } catch DeviceError.unplugged(let serial) {
+            throw DeviceCommandFailure(
+                "flash interrupted: device \(serial) went away; its previous configuration stays in force (nothing was committed)")
+        } catch {
+            throw DeviceCommandFailure("flash failed: \(error); the previous configuration stays in force unless the commit succeeded")
+        }
+    }
+}
