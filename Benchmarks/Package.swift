@@ -3,6 +3,9 @@
 // ordo-one/benchmark. Run: `cd Benchmarks && swift package benchmark` (see the README).
 import PackageDescription
 
+/// The `..` dependency is named after its folder (`main` here, other names in other clones).
+let root: String = Context.packageDirectory.split(separator: "/").dropLast().last.map { $0.lowercased() } ?? "akrp"
+
 let package = Package(
     name: "akrp-benchmarks",
     platforms: [.macOS(.v15)],
@@ -14,5 +17,18 @@ let package = Package(
         // MARK: engine benchmarks (issue 2)
 
         // MARK: wire benchmarks (issue 4)
+        .executableTarget(
+            name: "WireBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                // The `..` dependency is named after its folder (`main` here, other names in other clones).
+                .product(name: "AKRPWire", package: root),
+                .product(name: "AKRPEngine", package: root),
+            ],
+            path: "Benchmarks/WireBenchmarks",
+            exclude: ["README.md", "Thresholds"],
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )
