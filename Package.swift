@@ -67,6 +67,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "AKRPEngine", targets: ["AKRPEngine"]),
+        .library(name: "AKRPSimulation", targets: ["AKRPSimulation"]),
         .library(name: "AKRPWire", targets: ["AKRPWire"]),
         .executable(name: "akrp-sim", targets: ["akrp-sim"]),
         .executable(name: "akrpctl", targets: ["akrpctl"]),

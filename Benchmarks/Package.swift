@@ -15,6 +15,17 @@ let package = Package(
     ],
     targets: [
         // MARK: engine benchmarks (issue 2)
+        .executableTarget(
+            name: "EngineBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AKRPEngine", package: root),
+                .product(name: "AKRPSimulation", package: root),
+            ],
+            path: "Benchmarks/EngineBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
 
         // MARK: wire benchmarks (issue 4)
         .executableTarget(

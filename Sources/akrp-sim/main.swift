@@ -1,13 +1,14 @@
 import AKRPEngine
 import AKRPSimulation
 import ArgumentParser
+import Foundation
 
 @main
 struct AKRPSim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "akrp-sim",
         abstract: "AKRP network simulator and deterministic simulation tester.",
-        subcommands: [Chaos.self, Explore.self]
+        subcommands: [Chaos.self, Explore.self, EngineBench.self]
     )
 }
 
@@ -54,5 +55,44 @@ struct Explore: ParsableCommand {
         for v in r.violations.prefix(10) { print("  \(v)") }
         print("\(r.violations.count) invariant violations")
         if !r.violations.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct EngineBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine-bench",
+        abstract: "Measure engine speed: full request life cycles on a 4-hop line, all engines in one process.")
+
+    @Option(help: "Request life cycles to run.") var requests: Int = 200_000
+    @Option(help: "Units per request (32-byte units).") var units: Int = 8
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard requests >= 1 else { throw ValidationError("--requests must be at least 1") }
+        guard (1...64).contains(units) else { throw ValidationError("--units must be 1…64") }
+    }
+
+    func run() throws {
+        let bench = try LifecycleBench(unitsPerRequest: units)
+        for _ in 0..<1000 { bench.runOneRequest() }
+        let clock = ContinuousClock()
+        var events = 0
+        let elapsed = clock.measure {
+            for _ in 0..<requests { events += bench.runOneRequest() }
+        }
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let perSecond = Double(events) / seconds
+        let footprint = bench.engines.map(\.memoryFootprint)
+        if json {
+            print(
+                "{\"requests\":\(requests),\"events\":\(events),\"seconds\":\(seconds),\"events_per_second\":\(Int(perSecond)),\"requests_per_second\":\(Int(Double(requests) / seconds)),\"bytes_per_node_2_links\":\(footprint[1])}"
+            )
+        } else {
+            print("\(requests) request life cycles on a 4-hop line, \(units) units each")
+            print("input events: \(events) (\(events / requests) per request)")
+            print("time: \(String(format: "%.3f", seconds)) s")
+            print("events/s: \(Int(perSecond))   requests/s: \(Int(Double(requests) / seconds))")
+            print("engine memory, default configuration: \(footprint[1]) bytes for a node with 2 links, \(footprint[0]) with 1")
+        }
     }
 }

@@ -1,0 +1,30 @@
+// Engine benchmarks: full request life cycles on a 4-hop line, all five engines in one process.
+// Run from Benchmarks/: `swift package benchmark --target EngineBenchmarks`.
+// The committed threshold says: not one heap allocation in the measured life cycles.
+import AKRPEngine
+import AKRPSimulation
+import Benchmark
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark(
+        "request life cycle, 4 hops, 8 units",
+        configuration: .init(
+            metrics: [.mallocCountTotal, .throughput, .wallClock, .instructions],
+            scalingFactor: .kilo,
+            maxDuration: .seconds(5),
+            maxIterations: 200,
+            thresholds: [.mallocCountTotal: .init(absolute: [.p0: 0, .p50: 0, .p90: 0, .p99: 0, .p100: 0])]
+        )
+    ) { benchmark in
+        // Setup and warm-up allocate (tables, pools, first use); the measured part must not.
+        let driver = try! LifecycleBench(hops: 4, unitsPerRequest: 8)
+        for _ in 0..<2_000 { driver.runOneRequest() }
+        var events = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            events &+= driver.runOneRequest()
+        }
+        benchmark.stopMeasurement()
+        blackHole(events)
+    }
+}
