@@ -113,8 +113,10 @@ struct DeviceFlashCommand: ParsableCommand {
         } catch DeviceError.unplugged(let serial) {
             throw DeviceCommandFailure(
                 "flash interrupted: device \(serial) went away; its previous configuration stays in force (nothing was committed)")
+        } catch DeviceError.verificationFailed(let reason) {
+            throw DeviceCommandFailure("flash committed but not verified: \(reason); check with `akrpctl device info`")
         } catch {
-            throw DeviceCommandFailure("flash failed: \(error); the previous configuration stays in force unless the commit succeeded")
+            throw DeviceCommandFailure("flash failed: \(error); a configuration is only in force once committed; check with `akrpctl device info`")
         }
     }
 }
