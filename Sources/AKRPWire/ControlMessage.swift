@@ -21,6 +21,7 @@ public enum ControlKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     /// The box's answer to a configuration chunk: a ``ConfigurationStatus`` and the bytes accepted.
     case configurationAck = 0x47
 
+    /// The kind's name as `akrpctl` prints it.
     public var description: String {
         switch self {
         case .stateDumpRequest: "state-dump-request"
@@ -105,6 +106,7 @@ public struct ControlMessage: Sendable, Equatable {
     /// Most data bytes in one control frame.
     public static let maximumDataLength = 16_384
 
+    /// What the message is; also its type byte.
     public var kind: ControlKind
     /// Sending node (`.none` for the tool).
     public var from: NodeID
@@ -166,6 +168,7 @@ public struct ControlMessage: Sendable, Equatable {
         linkCount += 1
     }
 
+    /// Equal when every field and the meaningful `links` entries are equal.
     public static func == (a: ControlMessage, b: ControlMessage) -> Bool {
         guard a.kind == b.kind, a.from == b.from, a.to == b.to, a.correlation == b.correlation,
             a.offset == b.offset, a.totalLength == b.totalLength, a.page == b.page,

@@ -19,7 +19,9 @@ public enum WireFormat {
 
 /// The flags byte of a frame header.
 public struct FrameFlags: OptionSet, Sendable, Hashable {
+    /// The flags byte as on the wire.
     public var rawValue: UInt8
+    /// Flags from their wire byte (unknown bits are kept, and refused by the decoder).
     public init(rawValue: UInt8) { self.rawValue = rawValue }
     /// The frame ends with a 16-byte Wegman–Carter tag (every neighbour frame).
     public static let authenticated = FrameFlags(rawValue: 0x01)

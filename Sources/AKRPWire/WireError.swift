@@ -53,6 +53,7 @@ public enum WireField: UInt8, Sendable, Equatable, CustomStringConvertible {
     case section, offset, totalLength, dataLength, data, destination, keyLength, status
     case linkCount, statistics
 
+    /// The field's name as in `docs/WIRE.md`.
     public var description: String {
         switch self {
         case .reserved: "reserved"
