@@ -23,6 +23,7 @@ let package = Package(
                 .product(name: "AKRPSimulation", package: root),
             ],
             path: "Benchmarks/EngineBenchmarks",
+            exclude: ["Thresholds"],
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
