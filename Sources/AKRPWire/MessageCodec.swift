@@ -58,10 +58,12 @@ public enum MessageCodec {
             if MessageLayout.carriesHop(kind) { w.write(message.hop) }
         }
         switch kind {
-        case .hello, .release, .abort, .delivered:
+        case .release, .abort:
             break
-        case .resync:
+        case .hello, .resync:
             w.write(message.index)
+        case .delivered:
+            writePath(message.path, &w)
         case .reserve:
             w.write(message.size)
             w.write(message.time)
@@ -78,11 +80,15 @@ public enum MessageCodec {
             w.write(message.payloadLength)
             w.write(bytes: payload)
         case .share:
+            w.write(message.size)
+            writePath(message.path, &w)
             w.write(message.payloadLength)
             w.write(bytes: payload)
         case .linkState:
             w.write(message.subject.low.rawValue)
             w.write(message.subject.high.rawValue)
+            w.write(message.request.source.rawValue)
+            w.write(message.hop)
             w.write(message.index)
             w.write(message.rate)
             w.write(message.serial)
@@ -147,11 +153,13 @@ public enum MessageCodec {
             }
         }
         switch kind {
-        case .hello, .release, .abort, .delivered:
+        case .release, .abort:
             break
-        case .resync:
+        case .hello, .resync:
             guard let index = r.readUInt64() else { throw .bodyTooShort(.index) }
             m.index = index
+        case .delivered:
+            m.path = try readPath(&r)
         case .reserve:
             guard let size = r.readUInt16() else { throw .bodyTooShort(.size) }
             guard let time = r.readUInt64() else { throw .bodyTooShort(.time) }
@@ -173,12 +181,19 @@ public enum MessageCodec {
             m.time = time
             payloadRange = try readPayload(&r, into: &m)
         case .share:
+            guard let size = r.readUInt16() else { throw .bodyTooShort(.size) }
+            m.size = size
+            m.path = try readPath(&r)
             payloadRange = try readPayload(&r, into: &m)
         case .linkState:
             guard let low = r.readUInt32(), let high = r.readUInt32() else { throw .bodyTooShort(.subject) }
             // The wire names the ends in order; LinkID would silently reorder a swapped pair.
             guard low != 0, low < high else { throw .invalidField(.subject) }
             m.subject = LinkID(NodeID(low), NodeID(high))
+            guard let origin = r.readUInt32() else { throw .bodyTooShort(.request) }
+            guard let ttl = r.readUInt8() else { throw .bodyTooShort(.hop) }
+            m.request = RequestID(source: NodeID(origin), serial: 0)
+            m.hop = ttl
             guard let index = r.readUInt64() else { throw .bodyTooShort(.index) }
             guard let rate = r.readUInt32() else { throw .bodyTooShort(.rate) }
             guard let serial = r.readUInt32() else { throw .bodyTooShort(.serial) }

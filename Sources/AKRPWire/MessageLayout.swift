@@ -1,6 +1,7 @@
 public import AKRPEngine
 
-/// Which fields each ``MessageKind`` carries on the wire, and the rules every carried field obeys.
+/// Which fields each ``MessageKind`` carries on the wire (those `docs/PROTOCOL.md` §4 lists as used),
+/// and the rules every carried field obeys.
 ///
 /// One table for the encoder, the decoder and `docs/WIRE.md`: a field that a kind does not carry is
 /// not encoded and decodes as zero. Every neighbour body starts with the *incarnation prefix*
@@ -20,9 +21,15 @@ public enum MessageLayout {
         }
     }
 
-    /// Whether `kind` carries a hop position.
+    /// Whether `kind` carries a hop position in its request block (every request-carrying kind).
+    /// A linkState carries its remaining TTL in `hop` too, outside a request block.
     public static func carriesHop(_ kind: MessageKind) -> Bool {
-        carriesRequest(kind) && kind != .delivered
+        carriesRequest(kind)
+    }
+
+    /// Whether `kind` carries a path (reserve; share and delivered, which are forwarded along it).
+    public static func carriesPath(_ kind: MessageKind) -> Bool {
+        kind == .reserve || kind == .share || kind == .delivered
     }
 
     /// Whether `kind` carries a key-bytes payload after its fields (commit and share).
@@ -47,15 +54,15 @@ public enum MessageLayout {
         var n = prefixLength
         if carriesRequest(message.kind) { n += requestBlockLength }
         switch message.kind {
-        case .hello, .release, .abort: break
-        case .resync: n += 8
+        case .release, .abort: break
+        case .hello, .resync: n += 8
         case .reserve: n += 2 + 8 + pathLength(message.path) + unitsLength(message.units)
         case .confirm: n += 8 + unitsLength(message.units)
         case .fail, .abortReply: n += 1
         case .commit: n += 4 + 8 + 2 + Int(message.payloadLength)
-        case .share: n += 2 + Int(message.payloadLength)
-        case .linkState: n += 8 + 8 + 4 + 4
-        case .delivered: n -= 1  // a branch but no hop
+        case .share: n += 2 + pathLength(message.path) + 2 + Int(message.payloadLength)
+        case .linkState: n += 8 + 4 + 1 + 8 + 4 + 4
+        case .delivered: n += pathLength(message.path)
         }
         return n
     }
@@ -69,19 +76,24 @@ public enum MessageLayout {
         if carriesRequest(kind) {
             guard message.request.source != .none else { throw .invalidField(.request) }
         }
+        if carriesPath(kind) {
+            do throws(PathError) { try message.path.validate() } catch { throw .invalidPath(error) }
+        }
         if carriesHop(kind) {
             switch kind {
-            case .reserve:
-                do throws(PathError) { try message.path.validate() } catch { throw .invalidPath(error) }
+            case .reserve, .delivered:
+                // The link of a reserve; the receiver's position for delivered (it travels toward S).
                 guard Int(message.hop) < message.path.hops else { throw .invalidField(.hop) }
             case .share:
-                // A share names the node that made it: an intermediate node, 1 … maxHops - 1.
-                guard message.hop >= 1, Int(message.hop) < Path.maxHops else { throw .invalidField(.hop) }
+                // A share names the intermediate node that made it: 1 … hops - 1.
+                guard message.hop >= 1, Int(message.hop) < message.path.hops else { throw .invalidField(.hop) }
             default:
                 guard Int(message.hop) < Path.maxHops else { throw .invalidField(.hop) }
             }
         }
         switch kind {
+        case .share:
+            guard message.size >= 1 else { throw .invalidField(.size) }
         case .reserve:
             guard message.size >= 1 else { throw .invalidField(.size) }
             guard !message.units.isEmpty else { throw .invalidField(.units) }
@@ -97,6 +109,9 @@ public enum MessageLayout {
             guard message.subject.low != .none, message.subject.low < message.subject.high else {
                 throw .invalidField(.subject)
             }
+            // The origin (request.source) announces one of its own links.
+            guard message.request.source == message.subject.low || message.request.source == message.subject.high
+            else { throw .invalidField(.request) }
         default: break
         }
     }

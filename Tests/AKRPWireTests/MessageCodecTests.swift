@@ -75,7 +75,7 @@ struct MessageCodecTests {
         #expect(throws: WireError.invalidFlags(0)) { try decode(mutated(4, 0)) }
         #expect(throws: WireError.invalidFlags(3)) { try decode(mutated(4, 3)) }
         #expect(throws: WireError.invalidField(.reserved)) { try decode(mutated(6, 1)) }
-        #expect(throws: WireError.frameTooLarge(0xff00_0000 + 28 + 16 + 16)) { try decode(mutated(8, 0xff)) }
+        #expect(throws: WireError.frameTooLarge(0xff00_0000 + 28 + 24 + 16)) { try decode(mutated(8, 0xff)) }
         #expect(throws: WireError.invalidField(.sender)) { try decode(mutated(23, 0)) }
         #expect(throws: WireError.invalidField(.receiver)) { try decode(mutated(27, 1)) }
         #expect(throws: WireError.truncated(needed: 28)) { try decode([]) }
@@ -103,6 +103,9 @@ struct MessageCodecTests {
 
         var state = Message(kind: .linkState, from: NodeID(1), to: NodeID(2))
         state.subject = LinkID(NodeID(4), NodeID(3))
+        state.request = RequestID(source: NodeID(5), serial: 0)
+        #expect(throws: WireError.invalidField(.request)) { try encodeUnsealed(state) }  // origin not an end
+        state.request = RequestID(source: NodeID(4), serial: 0)
         var stateFrame = try encodeUnsealed(state)
         // Swap the ends on the wire: low must come first.
         stateFrame.swapAt(28 + 16 + 3, 28 + 16 + 7)
@@ -146,6 +149,8 @@ struct MessageCodecTests {
     @Test func payloadMustMatch() throws {
         var m = Message(kind: .share, from: NodeID(1), to: NodeID(2))
         m.request = RequestID(source: NodeID(1), serial: 1)
+        m.path = try Path([NodeID(1), NodeID(2), NodeID(3)])
+        m.size = 1
         m.hop = 1
         m.payloadLength = 4
         #expect(throws: WireError.invalidField(.payloadLength)) { try encodeUnsealed(m, payload: [1, 2, 3]) }
@@ -163,8 +168,8 @@ struct MessageCodecTests {
 
     @Test func encodeIntoSmallBufferIsATypedError() throws {
         let m = Message(kind: .hello, from: NodeID(1), to: NodeID(2))
-        var out = [UInt8](repeating: 0, count: 59)
-        #expect(throws: WireError.bufferTooSmall(needed: 60)) {
+        var out = [UInt8](repeating: 0, count: 67)
+        #expect(throws: WireError.bufferTooSmall(needed: 68)) {
             try out.withUnsafeMutableBytes { b in _ = try MessageCodec.encodeUnsealed(m, payload: UnsafeRawBufferPointer(start: nil, count: 0), into: b) }
         }
     }

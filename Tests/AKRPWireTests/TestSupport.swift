@@ -164,17 +164,23 @@ func randomMessage<G: RandomNumberGenerator>(
         m.branch = UInt8.random(in: 0...255, using: &g)
     }
     if MessageLayout.carriesHop(kind) { m.hop = UInt8.random(in: 0...15, using: &g) }
-    switch kind {
-    case .resync: m.index = UInt64.random(in: 0...UInt64.max, using: &g)
-    case .reserve:
+    func randomPath(minimumNodes: Int) -> Path {
         var nodes: [NodeID] = []
-        let count = Int.random(in: 2...17, using: &g)
+        let count = Int.random(in: minimumNodes...17, using: &g)
         while nodes.count < count {
             let n = NodeID(UInt32.random(in: 1...40, using: &g))
             if !nodes.contains(n) { nodes.append(n) }
         }
-        m.path = try! Path(nodes)
-        m.hop = UInt8.random(in: 0...UInt8(count - 2), using: &g)
+        return try! Path(nodes)
+    }
+    switch kind {
+    case .hello, .resync: m.index = UInt64.random(in: 0...UInt64.max, using: &g)
+    case .delivered:
+        m.path = randomPath(minimumNodes: 2)
+        m.hop = UInt8.random(in: 0...UInt8(m.path.hops - 1), using: &g)
+    case .reserve:
+        m.path = randomPath(minimumNodes: 2)
+        m.hop = UInt8.random(in: 0...UInt8(m.path.hops - 1), using: &g)
         m.size = UInt16.random(in: 1...UInt16.max, using: &g)
         m.time = UInt64.random(in: 0...UInt64.max, using: &g)
         m.units = randomRuns()
@@ -188,13 +194,17 @@ func randomMessage<G: RandomNumberGenerator>(
             m.shareMask = UInt32.random(in: 0..<(1 << 17), using: &g)
             m.time = UInt64.random(in: 0...UInt64.max, using: &g)
         } else {
-            m.hop = UInt8.random(in: 1...15, using: &g)
+            m.path = randomPath(minimumNodes: 3)
+            m.hop = UInt8.random(in: 1...UInt8(m.path.hops - 1), using: &g)
+            m.size = UInt16.random(in: 1...UInt16.max, using: &g)
         }
         payload = (0..<Int.random(in: 0...300, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) }
         m.payloadLength = UInt16(payload.count)
     case .linkState:
         let low = UInt32.random(in: 1...1000, using: &g)
         m.subject = LinkID(NodeID(low), NodeID(low + UInt32.random(in: 1...1000, using: &g)))
+        m.request = RequestID(source: Bool.random(using: &g) ? m.subject.low : m.subject.high, serial: 0)
+        m.hop = UInt8.random(in: 0...255, using: &g)
         m.index = UInt64.random(in: 0...UInt64.max, using: &g)
         m.rate = UInt32.random(in: 0...UInt32.max, using: &g)
         m.serial = UInt32.random(in: 0...UInt32.max, using: &g)

@@ -25,6 +25,7 @@ struct WireVectorTests {
         var out: [(String, Message, [UInt8])] = []
         var hello = base(.hello)
         hello.peerIncarnation = 0
+        hello.index = 0x0F00
         out.append(("hello", hello, []))
         var resync = base(.resync)
         resync.index = 0x1000
@@ -51,6 +52,8 @@ struct WireVectorTests {
         out.append(("commit", commit, [0xDE, 0xAD, 0xBE, 0xEF]))
         var share = base(.share)
         share.hop = 1
+        share.size = 1
+        share.path = reserve.path
         share.payloadLength = 4
         out.append(("share", share, [0x01, 0x02, 0x03, 0x04]))
         out.append(("release", base(.release), []))
@@ -60,11 +63,16 @@ struct WireVectorTests {
         out.append(("abortReply", reply, []))
         var state = base(.linkState)
         state.subject = LinkID(NodeID(2), NodeID(3))
+        state.request = RequestID(source: NodeID(2), serial: 0)
+        state.hop = 4
         state.index = 1000
         state.rate = 250
         state.serial = 7
         out.append(("linkState", state, []))
-        out.append(("delivered", base(.delivered), []))
+        var delivered = base(.delivered)
+        delivered.path = reserve.path
+        delivered.hop = 1
+        out.append(("delivered", delivered, []))
         for i in out.indices { out[i].1.sequence = UInt64(i + 1) }
         return out
     }

@@ -126,7 +126,11 @@ enum FrameDecoding {
             }
             if MessageLayout.carriesHop(m.kind) { fields.append(("hop", .number(UInt64(m.hop)))) }
             switch m.kind {
-            case .resync: fields.append(("index", .number(m.index)))
+            case .hello, .resync: fields.append(("index", .number(m.index)))
+            case .share:
+                fields += [("size", .number(UInt64(m.size))), ("path", .list(pathNodes(m.path)))]
+            case .delivered:
+                fields.append(("path", .list(pathNodes(m.path))))
             case .reserve:
                 fields += [("size", .number(UInt64(m.size))), ("time", .number(m.time)), ("path", .list(pathNodes(m.path)))]
                 fields.append(("units", units(m.units)))
@@ -140,7 +144,8 @@ enum FrameDecoding {
                 fields += [("shareMask", .number(UInt64(m.shareMask))), ("time", .number(m.time))]
             case .linkState:
                 fields += [
-                    ("subject", .text(m.subject.description)), ("freeUnits", .number(m.index)),
+                    ("subject", .text(m.subject.description)), ("origin", .number(UInt64(m.request.source.rawValue))),
+                    ("ttl", .number(UInt64(m.hop))), ("freeUnits", .number(m.index)),
                     ("rate", .number(UInt64(m.rate))), ("serial", .number(UInt64(m.serial))),
                 ]
             default: break
