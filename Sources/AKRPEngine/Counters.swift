@@ -20,6 +20,9 @@ public struct EngineCounters: Sendable, Equatable {
     public var peerRestarts: UInt64 = 0
     public var leaseExpiries: UInt64 = 0
     public var abortsSent: UInt64 = 0
+    /// Units found not bound to the consuming request at consumption time (discarded, key abandoned).
+    /// Zero unless there is a bug: the protocol's rules make it impossible.
+    public var consistencyFaults: UInt64 = 0
     /// Refusals of inputs, indexed by ``InputRejection`` raw value.
     public var rejections = InlineArray<24, UInt64>(repeating: 0)
     /// Failures of branches at this node, indexed by ``FailReason`` raw value.

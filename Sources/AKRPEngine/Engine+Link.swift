@@ -55,7 +55,11 @@ extension Engine {
             sessions[s].receiveSequence = m.sequence
             if sessions[s].up { return }
         } else {
-            if known != 0 { peerRestarted(s, now: now, outbox: outbox) }
+            if known != 0 {
+                peerRestarted(s, now: now, outbox: outbox)
+                let pool = pools[s]
+                sessions[s].resumeMine = max(sessions[s].resumeMine, pool.started ? max(pool.tail, pool.referencedEnd) : 0)
+            }
             sessions[s].peerIncarnation = m.incarnation
             sessions[s].receiveSequence = m.sequence
         }

@@ -34,9 +34,10 @@ extension Engine {
         }
         buffer.copyMemory(from: payload)
         if delivered(records[slot].inUnits, s) && delivered(records[slot].outUnits, out) {
-            consumeShare(slot, into: buffer, outbox: outbox)
-            f.shareMask |= 1 << UInt32(p)
-            send(&f, out, outbox, payloadOffset: offset)
+            if consumeShare(slot, into: buffer, outbox: outbox) {
+                f.shareMask |= 1 << UInt32(p)
+                send(&f, out, outbox, payloadOffset: offset)
+            }
             freeRecord(slot)
         } else {
             send(&f, out, outbox, payloadOffset: offset)
@@ -45,23 +46,32 @@ extension Engine {
     }
 
     /// XORs this node's units of both links into `buffer` (its relay share) and consumes them.
-    func consumeShare(_ slot: Int, into buffer: UnsafeMutableRawBufferPointer, outbox: Outbox) {
-        consume(slot, incoming: true, into: buffer, outbox: outbox)
-        consume(slot, incoming: false, into: buffer, outbox: outbox)
-        counters.sharesSent += 1
+    /// Returns false on a consistency fault (the share must then not be sent).
+    func consumeShare(_ slot: Int, into buffer: UnsafeMutableRawBufferPointer, outbox: Outbox) -> Bool {
+        let a = consume(slot, incoming: true, into: buffer, outbox: outbox)
+        let b = consume(slot, incoming: false, into: buffer, outbox: outbox)
+        if a && b { counters.sharesSent += 1 }
+        return a && b
     }
 
     /// Consumes the units a record holds on one of its links, XORing them into `buffer` in order.
-    func consume(_ slot: Int, incoming: Bool, into buffer: UnsafeMutableRawBufferPointer, outbox: Outbox) {
+    /// Returns false when a unit was not bound to this record (it is discarded, never used).
+    @discardableResult
+    func consume(_ slot: Int, incoming: Bool, into buffer: UnsafeMutableRawBufferPointer, outbox: Outbox) -> Bool {
         let s = Int(incoming ? records[slot].inSession : records[slot].outSession)
         let units = incoming ? records[slot].inUnits : records[slot].outUnits
         let pool = pools[s]
+        let tk = token(slot)
+        var ok = true
         var k = 0
         var r = 0
         while r < Int(units.runCount) {
             var u = units[r].start
             while u < units[r].end {
-                pool.consume(u, xorInto: buffer, at: k * configuration.unitSize)
+                if !pool.consume(u, holder: tk, xorInto: buffer, at: k * configuration.unitSize) {
+                    ok = false
+                    counters.consistencyFaults += 1
+                }
                 k += 1
                 u += 1
             }
@@ -75,6 +85,7 @@ extension Engine {
         e.units = units
         outbox.push(event: e)
         if incoming { records[slot].inUnits = UnitRuns() } else { records[slot].outUnits = UnitRuns() }
+        return ok
     }
 
     // MARK: shares
@@ -109,8 +120,8 @@ extension Engine {
 
     func sendShare(_ slot: Int, now: Nanoseconds, outbox: Outbox) {
         let bytes = Int(records[slot].size) * configuration.unitSize
-        guard let (offset, buffer) = outbox.reserveBytes(bytes) else { return }
-        consumeShare(slot, into: buffer, outbox: outbox)
+        guard let (offset, buffer) = outbox.reserveBytes(bytes) else { return retryPendingSoon(now) }
+        guard consumeShare(slot, into: buffer, outbox: outbox) else { return freeRecord(slot) }
         var m = Message(kind: .share)
         m.request = records[slot].request
         m.branch = records[slot].branch
@@ -140,11 +151,17 @@ extension Engine {
         let s = Int(records[slot].inSession)
         guard delivered(records[slot].inUnits, s) else { return addPending(slot) }
         let bytes = Int(records[slot].size) * configuration.unitSize
-        guard let (offset, buffer) = outbox.reserveBytes(bytes) else { return addPending(slot) }
+        guard let (offset, buffer) = outbox.reserveBytes(bytes) else {
+            addPending(slot)
+            return retryPendingSoon(now)
+        }
         let a = Int(records[slot].accumulator)
         buffer.copyMemory(
             from: UnsafeRawBufferPointer(rebasing: accumulators[(a * keyBytes)..<(a * keyBytes + bytes)]))
-        consume(slot, incoming: true, into: buffer, outbox: outbox)
+        guard consume(slot, incoming: true, into: buffer, outbox: outbox) else {
+            wipe(buffer)
+            return freeRecord(slot)
+        }
         counters.keysDeliveredAsDestination += 1
         var e = EngineEvent(kind: .keyDelivered)
         e.request = records[slot].request
@@ -183,6 +200,22 @@ extension Engine {
 
     // MARK: pending work
 
+    /// The outbox had no room for key bytes: try the pending work again on the next tick.
+    func retryPendingSoon(_ now: Nanoseconds) {
+        pendingRetry = true
+        noteTimer(now &+ 1_000_000)
+    }
+
+    /// Retries every pending completion (after the outbox ran out of room).
+    func runAllPending(now: Nanoseconds, outbox: Outbox) {
+        pendingRetry = false
+        var i = pendingCount - 1
+        while i >= 0 {
+            if i < pendingCount { advance(Int(pending[i]), now: now, outbox: outbox) }
+            i -= 1
+        }
+    }
+
     /// Completes committed records that were waiting for key on session `s`.
     func runPending(session s: Int, now: Nanoseconds, outbox: Outbox) {
         var i = pendingCount - 1
@@ -200,18 +233,17 @@ extension Engine {
     /// Does whatever a committed record can do now that more key arrived.
     func advance(_ slot: Int, now: Nanoseconds, outbox: Outbox) {
         guard records[slot].state == .committed else { return }
+        // Each completion frees the record (and its pending entry) on success, and leaves it pending
+        // when the outbox has no room for the key bytes now.
         if records[slot].isSource {
             if delivered(records[slot].outUnits, Int(records[slot].outSession)) {
-                removePending(slot)
                 finishSource(slot, now: now, outbox: outbox)
             }
         } else if records[slot].isDestination {
-            removePending(slot)
             tryFinishDestination(slot, now: now, outbox: outbox)
         } else if delivered(records[slot].inUnits, Int(records[slot].inSession))
             && delivered(records[slot].outUnits, Int(records[slot].outSession))
         {
-            removePending(slot)
             sendShare(slot, now: now, outbox: outbox)
         }
     }

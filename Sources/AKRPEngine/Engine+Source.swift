@@ -138,6 +138,14 @@ extension Engine {
     }
 
     func commitBranch(_ src: Int, _ b: Int, now: Nanoseconds, outbox: Outbox) {
+        let size = Int(sources[src].size) * configuration.unitSize
+        guard outbox.canReserve(2 * size) else {
+            // No room for the commit and the key now: decide again on the next tick.
+            sources[src].decided = false
+            sources[src].decisionAt = now &+ 1_000_000
+            noteTimer(sources[src].decisionAt)
+            return
+        }
         sources[src].decided = true
         sources[src].branchState[b] = .committed
         guard let slot = recordIndex.find(sources[src].request, UInt8(b)) else { return }
@@ -173,8 +181,16 @@ extension Engine {
     /// The source's key is its first link's units: hand them out and consume them.
     func finishSource(_ slot: Int, now: Nanoseconds, outbox: Outbox) {
         let bytes = Int(records[slot].size) * configuration.unitSize
-        guard let (offset, buffer) = outbox.reserveBytes(bytes) else { return addPending(slot) }
-        consume(slot, incoming: false, into: buffer, outbox: outbox)
+        guard let (offset, buffer) = outbox.reserveBytes(bytes) else {
+            addPending(slot)
+            return retryPendingSoon(now)
+        }
+        guard consume(slot, incoming: false, into: buffer, outbox: outbox) else {
+            wipe(buffer)
+            let request = records[slot].request
+            freeRecord(slot)
+            return sourceFailed(request, reason: .unitsDiscarded, outbox: outbox)
+        }
         counters.keysDeliveredAsSource += 1
         var e = EngineEvent(kind: .keyDelivered)
         e.request = records[slot].request

@@ -30,6 +30,8 @@ public final class Engine {
     /// Committed records waiting for key delivery.
     let pending: UnsafeMutablePointer<Int32>
     var pendingCount = 0
+    /// Pending completions could not get outbox room: retry them all at the next tick.
+    var pendingRetry = false
     /// Link-state serials seen per topology link and end (low = 0, high = 1).
     let linkStateSerials: UnsafeMutablePointer<UInt32>
     var nextSerial: UInt32
@@ -61,7 +63,10 @@ public final class Engine {
         var p: [KeyPool] = []
         for (peer, li) in neighbours {
             let l = topology.links[li]
-            s.append(Session(peer: peer, link: l.id, topologyIndex: li, unitInterval: 1e9 / l.unitsPerSecond))
+            var session = Session(peer: peer, link: l.id, topologyIndex: li, unitInterval: 1e9 / l.unitsPerSecond)
+            // Link-state serials continue across restarts: a new incarnation starts far ahead.
+            session.linkStateSerial = UInt32(truncatingIfNeeded: incarnation) &<< 20
+            s.append(session)
             p.append(
                 KeyPool(
                     capacity: configuration.poolCapacity, unitSize: configuration.unitSize,
@@ -270,6 +275,8 @@ public final class Engine {
                 nextLinkState = now &+ configuration.linkStateInterval
             }
         }
+        if pendingRetry { runAllPending(now: now, outbox: outbox) }
+        if pendingRetry { next = min(next, now &+ 1_000_000) }
         var slot = 0
         while slot < sourceHighWater {
             if sources[slot].active && !sources[slot].decided && sources[slot].decisionAt <= now {

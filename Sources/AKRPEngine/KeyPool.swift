@@ -252,11 +252,19 @@ public final class KeyPool {
         advanceHead(limit: tail)
     }
 
-    /// XORs the bytes of a delivered bound unit into `target` at `offset`, then marks it consumed and
-    /// wipes it. The caller has checked that the unit is delivered and bound to it.
-    public func consume(_ index: UnitIndex, xorInto target: UnsafeMutableRawBufferPointer, at offset: Int) {
-        guard inWindow(index), index < tail else { return }
+    /// XORs the bytes of a delivered unit bound to `holder` into `target` at `offset`, then marks it
+    /// consumed and wipes it. A unit that is not delivered or not bound to `holder` is never used: it is
+    /// discarded instead and the call returns false (a consistency fault; the caller abandons the key).
+    @discardableResult
+    public func consume(
+        _ index: UnitIndex, holder: UInt32, xorInto target: UnsafeMutableRawBufferPointer, at offset: Int
+    ) -> Bool {
+        guard inWindow(index), index < tail else { return false }
         let s = slot(index)
+        guard states[s] == UnitState.bound.rawValue, holders[s] == holder else {
+            discard(index)
+            return false
+        }
         let src = bytes.baseAddress! + s * unitSize
         var b = 0
         while b < unitSize {
@@ -264,12 +272,13 @@ public final class KeyPool {
             target.storeBytes(of: v, toByteOffset: offset + b, as: UInt8.self)
             b += 1
         }
-        if states[s] == UnitState.proposed.rawValue || states[s] == UnitState.bound.rawValue { heldUnits -= 1 }
+        heldUnits -= 1
         states[s] = UnitState.consumed.rawValue
         holders[s] = 0
         consumedUnits += 1
         wipeSlot(s)
         advanceHead(limit: tail)
+        return true
     }
 
     /// Finds the lowest unit at or after `from` that is available and that this end may take:

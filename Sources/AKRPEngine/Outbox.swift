@@ -168,6 +168,9 @@ public final class Outbox {
 
     // MARK: engine side
 
+    /// Whether `count` more bytes of arena are free.
+    func canReserve(_ count: Int) -> Bool { arenaUsed + count <= arenaCapacity }
+
     /// Reserves `count` zeroed bytes of arena; nil when the arena is full.
     func reserveBytes(_ count: Int) -> (offset: Int, buffer: UnsafeMutableRawBufferPointer)? {
         guard arenaUsed + count <= arenaCapacity else { return nil }

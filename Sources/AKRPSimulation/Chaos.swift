@@ -131,7 +131,11 @@ public final class ChaosRun {
         engines = Array(repeating: nil, count: n)
         incarnations = Array(repeating: 1, count: n)
         scheduledTick = Array(repeating: .max, count: n)
-        outbox = Outbox(for: c)
+        // Sometimes a tight outbox arena, so that completions must wait for room and retry.
+        let keyBytes = c.maxRequestUnits * c.unitSize
+        outbox = Outbox(
+            messageCapacity: c.outboxCapacity, eventCapacity: c.eventCapacity,
+            arenaBytes: keyBytes * (r.next() % 3 == 0 ? 2 + Int(r.next() % 3) : 64))
         epochs = Array(repeating: 0, count: links.count)
         deviceNext = Array(repeating: [0, 0], count: links.count)
         generated = Array(repeating: 0, count: links.count)

@@ -52,7 +52,7 @@ struct KeyPoolTests {
             while consumedUpTo < next {
                 pool.hold(consumedUpTo, holder: 1, as: .bound)
                 buffer = [0, 0, 0, 0]
-                buffer.withUnsafeMutableBytes { pool.consume(consumedUpTo, xorInto: $0, at: 0) }
+                buffer.withUnsafeMutableBytes { #expect(pool.consume(consumedUpTo, holder: 1, xorInto: $0, at: 0)) }
                 #expect(buffer == units(1, from: consumedUpTo))
                 consumedUpTo += 1
             }
@@ -227,5 +227,30 @@ struct RouterTests {
         #expect(throws: ConfigurationError.self) {
             try Topology(nodes: [NodeID(1), NodeID(1)], links: [])
         }
+    }
+}
+
+@Suite("Key pool consumption guard")
+struct ConsumeGuardTests {
+    @Test("a unit bound to another request, or not delivered, is never used: it is discarded")
+    func wrongHolder() throws {
+        let pool = KeyPool(capacity: 8, unitSize: 4, ownershipBlock: 1, isLowEnd: true)
+        let bytes: [UInt8] = Array(1...8)
+        let r = bytes.withUnsafeBytes { p -> KeyPoolError? in
+            do throws(KeyPoolError) { try pool.deliver(index: 0, bytes: p) } catch { return error }
+            return nil
+        }
+        #expect(r == nil)
+        pool.hold(0, holder: 5, as: .bound)
+        pool.hold(1, holder: 6, as: .bound)
+        var out = [UInt8](repeating: 0, count: 4)
+        let used = out.withUnsafeMutableBytes { pool.consume(0, holder: 6, xorInto: $0, at: 0) }
+        #expect(!used)
+        #expect(out == [0, 0, 0, 0])
+        #expect(pool.state(0) == .discarded)
+        pool.hold(3, holder: 6, as: .bound)
+        #expect(!out.withUnsafeMutableBytes { pool.consume(3, holder: 6, xorInto: $0, at: 0) })
+        #expect(out.withUnsafeMutableBytes { pool.consume(1, holder: 6, xorInto: $0, at: 0) })
+        #expect(out == [5, 6, 7, 8])
     }
 }

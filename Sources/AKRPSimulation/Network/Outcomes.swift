@@ -1,0 +1,75 @@
+import AKRPEngine
+
+/// How a request ended.
+public enum RequestOutcome: UInt8, Sendable {
+    case pending = 0
+    case delivered
+    /// Refused or failed (no key within budget, no route, tables full, retries exhausted).
+    case failed
+    /// Dropped by a full relay queue (hop-by-hop).
+    case dropped
+    /// Still waiting when the run ended.
+    case unfinished
+
+    public var name: String {
+        switch self {
+        case .pending: "pending"
+        case .delivered: "delivered"
+        case .failed: "failed"
+        case .dropped: "dropped"
+        case .unfinished: "unfinished"
+        }
+    }
+}
+
+/// Per-request bookkeeping of one protocol run, indexed like the scenario's arrivals.
+final class Outcomes {
+    var outcome: [RequestOutcome]
+    var sourceTime: [Nanoseconds]
+    var destinationTime: [Nanoseconds]
+    /// Units consumed for the request, counted once per link.
+    var consumed: [Int32]
+    let detailed: Bool
+    var paths: [[UInt32]]
+    var ranges: [[(link: Int32, start: UInt64, count: UInt32)]]
+    var sourceDigest: [UInt64]
+    var destinationDigest: [UInt64]
+
+    init(count: Int, detailed: Bool) {
+        outcome = Array(repeating: .pending, count: count)
+        sourceTime = Array(repeating: 0, count: count)
+        destinationTime = Array(repeating: 0, count: count)
+        consumed = Array(repeating: 0, count: count)
+        self.detailed = detailed
+        paths = detailed ? Array(repeating: [], count: count) : []
+        ranges = detailed ? Array(repeating: [], count: count) : []
+        sourceDigest = detailed ? Array(repeating: 0, count: count) : []
+        destinationDigest = detailed ? Array(repeating: 0, count: count) : []
+    }
+}
+
+/// FNV-1a 64-bit digest of key bytes (identifies a key in traces; not a cryptographic hash).
+@inline(__always)
+func keyDigest(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325
+    for b in bytes {
+        h ^= UInt64(b)
+        h &*= 0x100_0000_01B3
+    }
+    return h
+}
+
+/// Run-wide counters a driver fills besides the per-request outcomes.
+struct RunCounters {
+    /// Units discarded (both ends counted, divided by two when reported).
+    var discardedUnitEnds: UInt64 = 0
+    /// Peak free delivered units of any link pool.
+    var peakPool = 0
+    /// Peak relay queue length of any link (hop-by-hop).
+    var peakQueue = 0
+    /// Integral of reserved/locked units over time (unit·ns), sampled.
+    var reservedUnitNanoseconds: Double = 0
+    var messages: UInt64 = 0
+    var events: UInt64 = 0
+    var keyGeneratedUnits: UInt64 = 0
+}

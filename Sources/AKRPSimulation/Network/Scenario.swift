@@ -1,0 +1,77 @@
+public import AKRPEngine
+
+/// A relay protocol the simulator can run.
+public enum ProtocolKind: String, Sendable, CaseIterable {
+    /// The AKRP engine, single path with re-routes.
+    case akrp
+    /// The AKRP engine, k = 3 paths searched at once, earliest completion wins.
+    case akrpMultipath = "akrp-multipath"
+    /// Ablation: AKRP without CD&R borrowing (each end reserves only the units it owns).
+    case akrpNoCDR = "akrp-nocdr"
+    /// Ablation: multipath AKRP without CD&R borrowing.
+    case akrpMultipathNoCDR = "akrp-multipath-nocdr"
+    /// Baseline: one-time-pad relay hop after hop through per-link FIFOs waiting for key.
+    case hopByHop = "hop-by-hop"
+    /// Baseline: hop-by-hop locking of key holding earlier locks; release and retry with backoff.
+    case rsvp
+
+    /// Whether the protocol runs on the real engine.
+    public var isEngine: Bool { self != .hopByHop && self != .rsvp }
+}
+
+/// How paths are chosen (for every protocol alike).
+public enum RoutingPolicy: String, Sendable, CaseIterable {
+    /// Least classical delay.
+    case shortest
+    /// Delay plus the time to wait for missing key (engine `Router` key-aware cost).
+    case keyAware = "key-aware"
+}
+
+/// Everything a protocol run needs; shared read-only by every protocol of a comparison so that all
+/// see identical arrivals and identical key streams.
+public struct Scenario: Sendable {
+    public var network: SimNetwork
+    public var arrivals: [Arrival]
+    /// Requests arrive in `[0, duration)`; the run continues `drain` longer for completions.
+    public var duration: Nanoseconds
+    public var drain: Nanoseconds = 15_000_000_000
+    public var seed: UInt64
+    public var unitBits = 256
+    /// Key delivery for links without their own mode.
+    public var delivery: KeyDeliveryMode = .blocks(meanPeriod: 2_000_000_000, jitter: 0.5)
+    /// Pool capacity (units per link end) for links without their own.
+    public var poolCapacity = 4096
+    /// Processing time per message at a node (each node serves its messages one at a time).
+    public var processing: Nanoseconds = 50_000
+    /// AKRP admission latency budget.
+    public var latencyBudget: Nanoseconds = 2_000_000_000
+    /// AKRP link-state announcement interval (0 = off).
+    public var linkStateInterval: Nanoseconds = 200_000_000
+    /// AKRP record table size per node.
+    public var recordCapacity = 1024
+    public var sourceCapacity = 256
+    /// Offered load relative to the flow bound (for reporting).
+    public var load: Double = 0
+    /// The flow bound of the demand, end-to-end bit/s (0 = unknown).
+    public var boundBitsPerSecond: Double = 0
+    /// Record per-request details (needed for `--trace`).
+    public var recordTrace = false
+    /// Baselines: hop-by-hop FIFO bound (packets per link).
+    public var fifoBound = 200
+    /// Baselines: rsvp attempts before giving up, first backoff.
+    public var rsvpAttempts = 5
+    public var rsvpBackoff: Nanoseconds = 50_000_000
+
+    public init(network: SimNetwork, arrivals: [Arrival], duration: Nanoseconds, seed: UInt64) {
+        self.network = network
+        self.arrivals = arrivals
+        self.duration = duration
+        self.seed = seed
+    }
+
+    /// Units a request of `bits` bits needs.
+    @inline(__always) public func units(bits: Int32) -> Int { (Int(bits) + unitBits - 1) / unitBits }
+
+    func mode(of link: Int) -> KeyDeliveryMode { network.links[link].delivery ?? delivery }
+    func capacity(of link: Int) -> Int { network.links[link].capacity ?? poolCapacity }
+}
