@@ -19,7 +19,8 @@ var targets: [Target] = [
             "AKRPEngine", "AKRPSimulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
-        swiftSettings: strict),
+        // main.swift holds the @main root command and the target has several files.
+        swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
     .testTarget(name: "AKRPEngineTests", dependencies: ["AKRPEngine"], swiftSettings: strict),
     .testTarget(
         name: "AKRPSimulationTests", dependencies: ["AKRPEngine", "AKRPSimulation"], swiftSettings: strict),

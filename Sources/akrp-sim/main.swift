@@ -8,7 +8,7 @@ struct AKRPSim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "akrp-sim",
         abstract: "AKRP network simulator and deterministic simulation tester.",
-        subcommands: [Chaos.self, Explore.self, EngineBench.self]
+        subcommands: [Chaos.self, Explore.self, EngineBench.self, Run.self]
     )
 }
 

@@ -35,6 +35,8 @@ public struct Scenario: Sendable {
     /// Requests arrive in `[0, duration)`; the run continues `drain` longer for completions.
     public var duration: Nanoseconds
     public var drain: Nanoseconds = 15_000_000_000
+    /// Throughput counts key delivered in `[warmup, duration]` (pools start empty).
+    public var warmup: Nanoseconds { min(10_000_000_000, duration / 5) }
     public var seed: UInt64
     public var unitBits = 256
     /// Key delivery for links without their own mode.

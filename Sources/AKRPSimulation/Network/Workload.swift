@@ -1,4 +1,4 @@
-import AKRPEngine
+public import AKRPEngine
 
 /// The arrival process of key requests.
 public enum WorkloadKind: String, Sendable, CaseIterable {

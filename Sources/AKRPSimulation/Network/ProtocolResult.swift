@@ -1,0 +1,208 @@
+import AKRPEngine
+
+/// The measured result of one protocol on one scenario (one load point). Field names match the
+/// JSON schema documented in `docs/SIMULATOR.md`.
+public struct ProtocolResult: Sendable {
+    public var protocolName: String
+    public var routing: String
+    public var workload: String
+    public var topology: String
+    public var load: Double
+    public var seed: UInt64
+    public var durationSeconds: Double
+    public var offeredRequests = 0
+    public var offeredBits = 0
+    public var deliveredRequests = 0
+    public var deliveredBits = 0
+    public var failedRequests = 0
+    public var droppedRequests = 0
+    public var unfinishedRequests = 0
+    public var failedBits = 0
+    public var throughputBps = 0.0
+    public var keyGeneratedBits = 0
+    public var keyConsumedBits = 0
+    public var keyWastedBits = 0
+    public var keyDiscardedBits = 0
+    public var consumedPerDeliveredBit = 0.0
+    public var authenticationBits = 0
+    public var latencyMean = 0.0
+    public var latencyP50 = 0.0
+    public var latencyP99 = 0.0
+    public var latencyMax = 0.0
+    /// Latency quantiles 0 %, 1 %, …, 100 % in ms (for CDF plots); empty when nothing was delivered.
+    public var latencyQuantiles: [Double] = []
+    public var successRatio = 0.0
+    public var jainFairness = 0.0
+    public var peakPoolUnits = 0
+    public var peakQueuePackets = 0
+    /// Time-averaged units reserved (AKRP) or locked (rsvp) but not yet consumed, all links.
+    public var reservedIdleUnitsMean = 0.0
+    public var boundThroughputBps = 0.0
+    public var boundRatio = 0.0
+    public var messages: UInt64 = 0
+    public var wallSeconds = 0.0
+
+    /// Computes the metrics of a finished run.
+    init(
+        protocol p: ProtocolKind, routing: RoutingPolicy, workload: String, scenario s: Scenario, outcomes o: Outcomes,
+        counters c: RunCounters
+    ) {
+        protocolName = p.rawValue
+        self.routing = routing.rawValue
+        self.workload = workload
+        topology = s.network.name
+        load = s.load
+        seed = s.seed
+        durationSeconds = Double(s.duration) / 1e9
+        var latencies: [Double] = []
+        var windowBits = 0
+        var consumedUnits = 0
+        var wastedUnits = 0
+        var pairOffered: [Int: Int] = [:]
+        var pairDelivered: [Int: Int] = [:]
+        let n = s.network.nodeCount
+        for (i, a) in s.arrivals.enumerated() {
+            let bits = Int(a.bits)
+            offeredRequests += 1
+            offeredBits += bits
+            let pair = Int(a.source) * n + Int(a.destination)
+            pairOffered[pair, default: 0] += 1
+            consumedUnits += Int(o.consumed[i])
+            switch o.outcome[i] {
+            case .delivered:
+                deliveredRequests += 1
+                deliveredBits += bits
+                pairDelivered[pair, default: 0] += 1
+                let done = max(o.sourceTime[i], o.destinationTime[i])
+                latencies.append(Double(done - a.time) / 1e6)
+                if done >= s.warmup && done <= s.duration { windowBits += bits }
+            case .failed:
+                failedRequests += 1
+                failedBits += bits
+                wastedUnits += Int(o.consumed[i])
+            case .dropped:
+                droppedRequests += 1
+                failedBits += bits
+                wastedUnits += Int(o.consumed[i])
+            case .unfinished, .pending:
+                unfinishedRequests += 1
+                failedBits += bits
+                wastedUnits += Int(o.consumed[i])
+            }
+        }
+        let discarded = Int(c.discardedUnitEnds / 2)
+        keyGeneratedBits = Int(c.keyGeneratedUnits) * s.unitBits
+        keyConsumedBits = consumedUnits * s.unitBits
+        keyDiscardedBits = discarded * s.unitBits
+        keyWastedBits = (wastedUnits + discarded) * s.unitBits
+        // Steady state: key delivered between the warm-up and the end of arrivals (the drain's extra key
+        // would otherwise flatter protocols that queue).
+        throughputBps = Double(windowBits) / (Double(s.duration - s.warmup) / 1e9)
+        consumedPerDeliveredBit = deliveredBits > 0 ? Double(keyConsumedBits) / Double(deliveredBits) : 0
+        successRatio = offeredRequests > 0 ? Double(deliveredRequests) / Double(offeredRequests) : 0
+        latencies.sort()
+        if !latencies.isEmpty {
+            latencyMean = latencies.reduce(0, +) / Double(latencies.count)
+            latencyP50 = Self.quantile(latencies, 0.5)
+            latencyP99 = Self.quantile(latencies, 0.99)
+            latencyMax = latencies.last!
+            latencyQuantiles = (0...100).map { Self.quantile(latencies, Double($0) / 100) }
+        }
+        var sum = 0.0
+        var squares = 0.0
+        for (pair, offered) in pairOffered {
+            let x = Double(pairDelivered[pair] ?? 0) / Double(offered)
+            sum += x
+            squares += x * x
+        }
+        jainFairness = squares > 0 ? sum * sum / (Double(pairOffered.count) * squares) : 0
+        peakPoolUnits = c.peakPool
+        peakQueuePackets = c.peakQueue
+        let span = Double(s.duration + s.drain)
+        reservedIdleUnitsMean = c.reservedUnitNanoseconds / span
+        boundThroughputBps = s.boundBitsPerSecond
+        boundRatio = s.boundBitsPerSecond > 0 ? throughputBps / s.boundBitsPerSecond : 0
+        messages = c.messages
+    }
+
+    static func quantile(_ sorted: [Double], _ q: Double) -> Double {
+        let k = Int((q * Double(sorted.count - 1)).rounded(.up))
+        return sorted[min(max(k, 0), sorted.count - 1)]
+    }
+
+    /// One JSON object (stable field names; see `docs/SIMULATOR.md`).
+    public var json: String {
+        var w = JSONObjectWriter()
+        w.add("protocol", protocolName)
+        w.add("routing", routing)
+        w.add("workload", workload)
+        w.add("topology", topology)
+        w.add("load", load)
+        w.add("seed", Int(seed))
+        w.add("duration_s", durationSeconds)
+        w.add("offered_requests", offeredRequests)
+        w.add("offered_bits", offeredBits)
+        w.add("delivered_requests", deliveredRequests)
+        w.add("delivered_bits", deliveredBits)
+        w.add("failed_requests", failedRequests)
+        w.add("dropped_requests", droppedRequests)
+        w.add("unfinished_requests", unfinishedRequests)
+        w.add("failed_bits", failedBits)
+        w.add("throughput_bps", throughputBps)
+        w.add("key_generated_bits", keyGeneratedBits)
+        w.add("key_consumed_bits", keyConsumedBits)
+        w.add("key_wasted_bits", keyWastedBits)
+        w.add("key_discarded_bits", keyDiscardedBits)
+        w.add("consumed_per_delivered_bit", consumedPerDeliveredBit)
+        w.add("authentication_bits", authenticationBits)
+        w.addRaw(
+            "latency_ms",
+            "{\"mean\":\(jsonNumber(latencyMean)),\"p50\":\(jsonNumber(latencyP50)),\"p99\":\(jsonNumber(latencyP99)),\"max\":\(jsonNumber(latencyMax))}"
+        )
+        w.addRaw("latency_quantiles_ms", "[" + latencyQuantiles.map(jsonNumber).joined(separator: ",") + "]")
+        w.add("success_ratio", successRatio)
+        w.add("jain_fairness", jainFairness)
+        w.add("peak_pool_units", peakPoolUnits)
+        w.add("peak_queue_packets", peakQueuePackets)
+        w.add("reserved_idle_units_mean", reservedIdleUnitsMean)
+        w.add("bound_throughput_bps", boundThroughputBps)
+        w.add("bound_ratio", boundRatio)
+        w.add("messages", Int(messages))
+        w.add("wall_seconds", wallSeconds)
+        return w.text
+    }
+}
+
+/// Minimal JSON object writer (no Foundation in this module).
+struct JSONObjectWriter {
+    private var parts: [String] = []
+    mutating func add(_ k: String, _ v: String) { parts.append("\"\(k)\":\(jsonString(v))") }
+    mutating func add(_ k: String, _ v: Int) { parts.append("\"\(k)\":\(v)") }
+    mutating func add(_ k: String, _ v: Double) { parts.append("\"\(k)\":\(jsonNumber(v))") }
+    mutating func addRaw(_ k: String, _ raw: String) { parts.append("\"\(k)\":\(raw)") }
+    var text: String { "{" + parts.joined(separator: ",") + "}" }
+}
+
+func jsonNumber(_ v: Double) -> String {
+    guard v.isFinite else { return "null" }
+    if v == v.rounded() && abs(v) < 1e15 { return String(Int(v)) }
+    // Six significant decimals are plenty for metrics.
+    let scaled = (v * 1_000_000).rounded() / 1_000_000
+    return "\(scaled)"
+}
+
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for ch in s.unicodeScalars {
+        switch ch {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        default:
+            if ch.value < 0x20 { out += "\\u00" + (ch.value < 0x10 ? "0" : "") + String(ch.value, radix: 16) } else {
+                out.unicodeScalars.append(ch)
+            }
+        }
+    }
+    return out + "\""
+}
