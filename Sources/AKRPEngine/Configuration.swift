@@ -43,6 +43,12 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// Conflict detection and resolution: when false, an end never borrows the other end's units
     /// (ablation for the simulator).
     public var borrowing: Bool = true
+    /// Fine-grained competition: at commit, the upstream end of each link moves a request whose path
+    /// completes later (its ETA is past now + `yieldMargin`) from delivered units to its own future
+    /// units that still arrive in time, yielding the delivered ones to requests that can complete now.
+    public var yieldAtCommit: Bool = true
+    /// How far in the future a request's completion must be before its delivered units are yielded.
+    public var yieldMargin: Nanoseconds = 20_000_000
 
     public init() {}
 

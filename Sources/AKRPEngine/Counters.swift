@@ -20,6 +20,8 @@ public struct EngineCounters: Sendable, Equatable {
     public var peerRestarts: UInt64 = 0
     public var leaseExpiries: UInt64 = 0
     public var abortsSent: UInt64 = 0
+    /// Delivered units a committed request yielded (moving to later units) to requests that can use them now.
+    public var unitsYielded: UInt64 = 0
     /// Units found not bound to the consuming request at consumption time (discarded, key abandoned).
     /// Zero unless there is a bug: the protocol's rules make it impossible.
     public var consistencyFaults: UInt64 = 0

@@ -40,6 +40,7 @@ extension Engine {
         sessions[s].receiveSequence = m.sequence
         let start = max(sessions[s].resumeMine, m.index)
         counters.unitsDiscarded += UInt64(pools[s].skip(to: start))
+        sessions[s].peerWindowEnd = 0
         sessions[s].up = true
         var r = Message(kind: .resync)
         r.index = sessions[s].resumeMine
@@ -65,6 +66,7 @@ extension Engine {
         }
         let start = max(sessions[s].resumeMine, m.index)
         counters.unitsDiscarded += UInt64(pools[s].skip(to: start))
+        sessions[s].peerWindowEnd = 0
         sessions[s].up = true
     }
 

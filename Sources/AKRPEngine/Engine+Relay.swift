@@ -14,6 +14,14 @@ extension Engine {
         guard payload.count == bytes, Int(m.payloadLength) == bytes else { return reject(.badPayload, outbox) }
         let allowed: UInt32 = p >= 32 ? .max : ((1 << UInt32(p)) - 1) & ~1
         guard m.shareMask & ~allowed == 0 else { return reject(.badPayload, outbox) }
+        guard m.units.unitCount == Int(records[slot].size) else { return reject(.unitCountMismatch, outbox) }
+        // The upstream end committed; it may have moved the branch to later units on this link.
+        guard adoptCommittedUnits(slot, s, m.units) else {
+            counters.consistencyFaults += 1
+            // Upstream committed: our units of that link are burned; we never commit.
+            discardUnits(&records[slot].inUnits, s, slot: slot)
+            return terminate(slot, reason: .unitsDiscarded, now: now, outbox: outbox)
+        }
         records[slot].state = .committed
         records[slot].eta = max(records[slot].eta, m.time)
         records[slot].expiry = max(records[slot].eta, now) &+ configuration.completionGrace
@@ -25,8 +33,10 @@ extension Engine {
             return
         }
         let out = Int(records[slot].outSession)
+        yieldDeliveredUnits(slot, out, now: now)
         var f = m
         f.hop = UInt8(p)
+        f.units = records[slot].outUnits
         guard let (offset, buffer) = outbox.reserveBytes(bytes) else {
             // No room to forward now: the commit is lost, as on a network. Downstream will ask (abort).
             addPending(slot)

@@ -8,7 +8,7 @@ extension Engine {
         _ s: Int, slot: Int, count: Int, deadline: Nanoseconds, now: Nanoseconds
     ) -> (UnitRuns, FailReason) {
         let pool = pools[s]
-        let limit = indexLimit(s, deadline: deadline, now: now)
+        let limit = min(indexLimit(s, deadline: deadline, now: now), peerLimit(s))
         var picked = InlineArray<256, UInt64>(repeating: 0)
         var n = 0
         // Pass 1: own units anywhere within the limit, and the other end's delivered units, in index order.
@@ -52,6 +52,19 @@ extension Engine {
             i += 1
         }
         return (runs, .none)
+    }
+
+    /// Units at or past this index cannot be tracked by the peer yet: never propose them.
+    @inline(__always)
+    func peerLimit(_ s: Int) -> UnitIndex {
+        let w = sessions[s].peerWindowEnd
+        return w == 0 ? pools[s].windowEnd : w
+    }
+
+    /// Records the window end a peer announced in a reserve or confirm.
+    @inline(__always)
+    func notePeerWindow(_ s: Int, _ end: UInt64) {
+        if end > sessions[s].peerWindowEnd { sessions[s].peerWindowEnd = end }
     }
 
     @inline(__always)
@@ -128,6 +141,7 @@ extension Engine {
         }
         guard m.path.hops <= Path.maxHops else { return reject(.badPath, outbox) }
         guard recordIndex.find(m.request, m.branch) == nil else { return reject(.duplicateRequest, outbox) }
+        notePeerWindow(s, m.index)
         var outSession = -1
         if p < m.path.hops {
             guard let o = session(of: m.path[p + 1]) else { return reject(.notOnPath, outbox) }
@@ -148,6 +162,7 @@ extension Engine {
             records[slot].accumulator = Int16(a)
         }
         // CD&R at the downstream end.
+        records[slot].windowAtAccept = pools[s].windowEnd
         let (final, why) = acceptUnits(m.units, s, slot: slot, size: Int(m.size), deadline: m.time, now: now)
         guard why == .none else {
             freeRecord(slot)
@@ -168,6 +183,7 @@ extension Engine {
             c.time = records[slot].eta
             c.path = m.path
             c.size = m.size
+            c.index = records[slot].windowAtAccept
             send(&c, s, outbox)
             return
         }
@@ -190,6 +206,7 @@ extension Engine {
         var f = m
         f.hop = UInt8(p)
         f.units = out
+        f.index = pools[outSession].windowEnd
         send(&f, outSession, outbox)
     }
 
@@ -295,6 +312,7 @@ extension Engine {
             return reject(.wrongState, outbox)
         }
         guard m.units.unitCount == Int(records[slot].size) else { return reject(.unitCountMismatch, outbox) }
+        notePeerWindow(s, m.index)
         let pool = pools[s]
         let tk = token(slot)
         var consistent = true
@@ -337,7 +355,9 @@ extension Engine {
             var u = old[r].start
             while u < old[r].end {
                 if !m.units.contains(u) && pool.holder(u) == tk {
-                    if pool.ownsUnit(u) { discardUnit(u, s) } else { pool.free(u) }
+                    // A refused unit of ours is gone at the peer — unless it lies past the window the
+                    // peer could track, where the peer has never seen it.
+                    if pool.ownsUnit(u) && (m.index == 0 || u < m.index) { discardUnit(u, s) } else { pool.free(u) }
                 }
                 u += 1
             }
@@ -363,6 +383,7 @@ extension Engine {
         c.time = records[slot].eta
         c.path = records[slot].path
         c.size = records[slot].size
+        c.index = records[slot].windowAtAccept
         send(&c, Int(records[slot].inSession), outbox)
     }
 
@@ -421,6 +442,125 @@ extension Engine {
             discardUnits(&records[slot].inUnits, s, slot: slot)
         }
         freeRecord(slot)
+    }
+
+    // MARK: fine-grained competition
+
+    /// At commit, as the upstream end of session `s`: when the branch completes later than
+    /// `now + yieldMargin`, replace the delivered units it holds there by this end's own future units
+    /// that still arrive before its ETA, freeing the delivered ones for requests that can complete now.
+    /// The new list travels in the commit, which the downstream end processes before anything this end
+    /// sends later on the link; units owned by this end are its to bind, units it gives up are freed at
+    /// both ends. Returns how many delivered units were yielded.
+    @discardableResult
+    func yieldDeliveredUnits(_ slot: Int, _ s: Int, now: Nanoseconds) -> Int {
+        guard configuration.yieldAtCommit else { return 0 }
+        let due = records[slot].eta
+        guard due > now &+ configuration.yieldMargin else { return 0 }
+        let pool = pools[s]
+        let units = records[slot].outUnits
+        guard let last = units.last, pool.head < pool.tail, units.unit(at: 0)! < pool.tail else { return 0 }
+        let size = units.unitCount
+        var picked = InlineArray<256, UInt64>(repeating: 0)
+        var n = 0
+        var delivered = 0
+        // Keep the units that are still in the future.
+        var r = 0
+        while r < Int(units.runCount) {
+            var u = units[r].start
+            while u < units[r].end {
+                if u >= pool.tail {
+                    picked[n] = u
+                    n += 1
+                } else {
+                    delivered += 1
+                }
+                u += 1
+            }
+            r += 1
+        }
+        guard delivered > 0 else { return 0 }
+        // Replace the delivered ones by own future units that arrive in time.
+        let limit = min(indexLimit(s, deadline: due, now: now), peerLimit(s))
+        var c = pool.nextAvailable(from: pool.tail, owned: true, limit: limit)
+        while n < size, let u = c {
+            picked[n] = u
+            n += 1
+            c = pool.nextAvailable(from: u + 1, owned: true, limit: limit)
+        }
+        guard n == size else { return 0 }
+        sortPrefix(&picked, n)
+        var runs = UnitRuns()
+        var i = 0
+        while i < n {
+            do throws(UnitRunsError) { try runs.append(picked[i]) } catch { return 0 }
+            i += 1
+        }
+        _ = last
+        let tk = token(slot)
+        i = 0
+        while i < n {
+            if pool.holder(picked[i]) != tk { pool.hold(picked[i], holder: tk, as: .bound) }
+            i += 1
+        }
+        r = 0
+        while r < Int(units.runCount) {
+            var u = units[r].start
+            while u < units[r].end {
+                if u < pool.tail && pool.holder(u) == tk { pool.free(u) }
+                u += 1
+            }
+            r += 1
+        }
+        records[slot].outUnits = runs
+        counters.unitsYielded += UInt64(delivered)
+        return delivered
+    }
+
+    /// At commit, as the downstream end of session `s`: adopt the unit list the upstream end committed
+    /// (it may have moved the branch to later units). Returns false when a unit cannot be bound here;
+    /// the caller then gives the branch up.
+    func adoptCommittedUnits(_ slot: Int, _ s: Int, _ units: UnitRuns) -> Bool {
+        let old = records[slot].inUnits
+        if units == old { return true }
+        let pool = pools[s]
+        let tk = token(slot)
+        var ok = true
+        var r = 0
+        while r < Int(units.runCount) {
+            var u = units[r].start
+            while u < units[r].end {
+                if pool.holder(u) != tk {
+                    switch pool.state(u) {
+                    case .available, .proposed:
+                        if pool.inWindow(u) && !pool.ownsUnit(u) { pool.hold(u, holder: tk, as: .bound) } else { ok = false }
+                    case .bound:
+                        let other = Int(pool.holder(u)) - 1
+                        if pool.ownsUnit(u) || (other >= 0 && records[other].state == .committed) {
+                            ok = false
+                        } else {
+                            if other >= 0 { records[other].broken = true }
+                            pool.hold(u, holder: tk, as: .bound)
+                        }
+                    case .consumed, .discarded:
+                        ok = false
+                    }
+                }
+                u += 1
+            }
+            r += 1
+        }
+        r = 0
+        while r < Int(old.runCount) {
+            var u = old[r].start
+            while u < old[r].end {
+                if !units.contains(u) && pool.holder(u) == tk { pool.free(u) }
+                u += 1
+            }
+            r += 1
+        }
+        records[slot].inUnits = units
+        return ok
     }
 
     // MARK: unit bookkeeping

@@ -36,6 +36,7 @@ extension Engine {
         noteTimer(records[slot].expiry)
         m.units = units
         m.hop = 0
+        m.index = pools[out].windowEnd
         send(&m, out, outbox)
     }
 
@@ -152,6 +153,7 @@ extension Engine {
         records[slot].state = .committed
         records[slot].expiry = max(records[slot].eta, now) &+ configuration.completionGrace
         noteTimer(records[slot].expiry)
+        yieldDeliveredUnits(slot, Int(records[slot].outSession), now: now)
         counters.requestsAccepted += 1
         var e = EngineEvent(kind: .requestAccepted)
         e.request = records[slot].request
@@ -168,6 +170,7 @@ extension Engine {
             m.size = records[slot].size
             m.time = records[slot].eta
             m.path = records[slot].path
+            m.units = records[slot].outUnits
             m.payloadLength = UInt16(bytes)
             send(&m, Int(records[slot].outSession), outbox, payloadOffset: offset)
         }

@@ -30,6 +30,9 @@ struct Record {
     var deadline: Nanoseconds = 0
     var expiry: Nanoseconds = 0
     var eta: Nanoseconds = 0
+    /// This node's window end on the upstream link when it accepted the reservation (sent in confirm:
+    /// units it refused at or past this index were never tracked here).
+    var windowAtAccept: UInt64 = 0
     var path = Path()
     var inUnits = UnitRuns()
     var outUnits = UnitRuns()
@@ -80,4 +83,7 @@ struct Session {
     /// Nominal unit interval (ns per unit), from the configured rate.
     var unitInterval: Double
     var linkStateSerial: UInt32 = 0
+    /// One past the last unit the peer's pool can track, as last announced by the peer (0 = unknown).
+    /// It only grows: units below it are never past the peer's window.
+    var peerWindowEnd: UInt64 = 0
 }

@@ -31,7 +31,7 @@ struct Chaos: ParsableCommand {
             let r = ChaosRun(seed: seed).run()
             if verbose || !r.violations.isEmpty {
                 print(
-                    "seed \(seed): \(r.nodes) nodes \(r.links) links paths=\(r.paths) faultFree=\(r.faultFree) requests=\(r.requests) accepted=\(r.accepted) delivered=\(r.deliveredBothEnds) crashes=\(r.crashes) dropped=\(r.droppedMessages) conflicts=\(r.conflictsResolved) discarded=\(r.unitsDiscarded) steps=\(r.steps)"
+                    "seed \(seed): \(r.nodes) nodes \(r.links) links paths=\(r.paths) faultFree=\(r.faultFree) requests=\(r.requests) accepted=\(r.accepted) delivered=\(r.deliveredBothEnds) crashes=\(r.crashes) dropped=\(r.droppedMessages) conflicts=\(r.conflictsResolved) yielded=\(r.unitsYielded) discarded=\(r.unitsDiscarded) steps=\(r.steps)"
                 )
             }
             for v in r.violations { print("  \(v)") }

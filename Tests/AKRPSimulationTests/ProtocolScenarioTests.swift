@@ -281,3 +281,54 @@ struct BadInputTests {
         #expect(n2.activeRecords == 1)
     }
 }
+
+/// Fine-grained competition: a committed request that will complete late yields its delivered units.
+@Suite("Yield at commit")
+struct YieldTests {
+    /// 1 - 2 - 3: link 1-2 has delivered key; link 2-3 has none yet and is slow, so a request 1 → 3
+    /// completes late. A request 1 → 2 arriving next can complete at once only if the first yields.
+    func run(yield: Bool) throws -> (ManualNetwork, RequestID, RequestID) {
+        let t = try Topology(
+            nodes: [NodeID(1), NodeID(2), NodeID(3)],
+            links: [
+                TopologyLink(a: NodeID(1), b: NodeID(2), unitsPerSecond: 100, delay: 1_000_000),
+                TopologyLink(a: NodeID(2), b: NodeID(3), unitsPerSecond: 20, delay: 1_000_000),
+            ])
+        var c = ProtocolScenarioTests.config()
+        c.ownershipBlock = 64
+        c.latencyBudget = 1_000_000_000
+        c.reroutes = 0
+        c.yieldAtCommit = yield
+        let net = try ManualNetwork(topology: t, configuration: c)
+        net.run()
+        // Node 1 owns units 0…63 of link 1-2; 4 are delivered.
+        net.supplyKey(link: LinkID(NodeID(1), NodeID(2)), count: 4)
+        let late = try net.request(from: NodeID(1), to: NodeID(3), units: 4)
+        net.run()
+        let now = try net.request(from: NodeID(1), to: NodeID(2), units: 4)
+        net.run()
+        return (net, late, now)
+    }
+
+    @Test("with yield, the one-hop request completes at once and the late one still completes")
+    func yields() throws {
+        let (net, late, now) = try run(yield: true)
+        #expect(net.sourceKeys[now] != nil && net.sourceKeys[now] == net.destinationKeys[now])
+        #expect(net.engine(NodeID(1)).counters.unitsYielded == 4)
+        #expect(net.sourceKeys[late] == nil)
+        // Key arrives: the late request completes with identical keys at both ends.
+        net.supplyKey(link: LinkID(NodeID(1), NodeID(2)), count: 8)
+        net.supplyKey(link: LinkID(NodeID(2), NodeID(3)), count: 8)
+        net.run()
+        #expect(net.sourceKeys[late] != nil && net.sourceKeys[late] == net.destinationKeys[late])
+        #expect(net.checker.violations.isEmpty)
+        #expect(net.engines.allSatisfy { $0.heldUnits == 0 && $0.counters.unitsDiscarded == 0 })
+    }
+
+    @Test("without yield, the one-hop request must wait for future key")
+    func noYield() throws {
+        let (net, _, now) = try run(yield: false)
+        #expect(net.sourceKeys[now] == nil)
+        #expect(net.engine(NodeID(1)).counters.unitsYielded == 0)
+    }
+}
