@@ -1,0 +1,176 @@
+import AKRPEngine
+import AKRPSimulation
+import Testing
+
+/// A small NSFNET scenario shared by the tests (short, so that `swift test` stays quick).
+private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Bool = false) -> Scenario {
+    let network = SimNetwork.nsfnet()
+    let demand = Demand(network: network, kind: .poisson, seed: 3)
+    let bound = FlowBound(network: network, demand: demand.weightedPairs()).bitsPerSecond
+    let arrivals = demand.arrivals(
+        kind: .poisson, rate: load * bound / 256, duration: seconds * 1_000_000_000, bits: 256, seed: 3)
+    var s = Scenario(network: network, arrivals: arrivals, duration: seconds * 1_000_000_000, seed: 3)
+    s.drain = 8_000_000_000
+    s.load = load
+    s.boundBitsPerSecond = bound
+    s.recordTrace = recordTrace
+    return s
+}
+
+@Suite struct NetworkTopologyTests {
+    @Test func nsfnetHas14NodesAnd21Links() throws {
+        let n = SimNetwork.nsfnet()
+        #expect(n.nodeCount == 14)
+        #expect(n.links.count == 21)
+    }
+
+    @Test func chainGridAndWaxmanAreConnected() throws {
+        let chain = SimNetwork.chain32()
+        #expect(chain.nodeCount == 32)
+        let grid = try SimNetwork.grid(rows: 4, columns: 5)
+        #expect(grid.links.count == 4 * 4 + 3 * 5)
+        let w = try SimNetwork.waxman(nodes: 300, seed: 9)
+        #expect(w.nodeCount == 300)
+        #expect(!w.hopDistances(from: 0).contains(-1))
+        #expect(w.maxDegree <= 16)
+    }
+
+    @Test(arguments: [
+        ("node a\nnode b\nlink a c rate=1000 delay=1\n", 3, "b"),
+        ("node a\nnode b\n\nlink a b rate=fast delay=1\n", 4, "rate"),
+        ("node a\nnode b\nlink a b delay=1\n", 3, "rate"),
+        ("node a\nnode b\nlink a b rate=1000 delay=-2\n", 3, "delay"),
+        ("node a\nnode a\n", 2, "node"),
+        ("node a\nnode b\nlink a b rate=1 delay=1 colour=red\n", 3, "colour"),
+        ("# x\nnode a\nnode b\nlink a b rate=1 delay=1\nlink b a rate=1 delay=1\n", 5, "link"),
+        ("node a\nnode b\nwire a b\n", 3, "wire"),
+    ])
+    func malformedFileNamesLineAndField(text: String, line: Int, field: String) {
+        #expect(throws: NetworkError.self) { _ = try TopologyFile(parsing: text) }
+        do {
+            _ = try TopologyFile(parsing: text)
+        } catch {
+            guard case .file(let l, let f, _) = error else {
+                Issue.record("expected a file error, got \(error)")
+                return
+            }
+            #expect(l == line)
+            #expect(f == field)
+            #expect("\(error)".contains("line \(line)"))
+        }
+    }
+
+    @Test func disconnectedFileIsRefusedNamingANode() {
+        let text = "node a\nnode b\nnode c\nnode d\nlink a b rate=1000 delay=1\nlink c d rate=1000 delay=1\n"
+        do {
+            _ = try TopologyFile(parsing: text)
+            Issue.record("a disconnected topology was accepted")
+        } catch {
+            guard case .disconnected(let s) = error else {
+                Issue.record("expected disconnected, got \(error)")
+                return
+            }
+            #expect(s.contains("'c'"))
+        }
+    }
+
+    @Test func validFileParses() throws {
+        let f = try TopologyFile(
+            parsing: "# demo\nnode x\nnode y\nnode z\nlink x y rate=8000 delay=2.5 capacity=512\nlink y z rate=4000 delay=1 period=1 jitter=0.2\n")
+        #expect(f.network.nodeCount == 3)
+        #expect(f.network.links[0].delay == 2_500_000)
+        #expect(f.network.links[0].capacity == 512)
+        #expect(f.network.links[1].delivery == .blocks(meanPeriod: 1_000_000_000, jitter: 0.2))
+    }
+
+    @Test func truncatedKeyTraceIsRefused() {
+        var bytes: [UInt8] = Array(repeating: 0, count: 10)
+        bytes[8] = 32
+        #expect(throws: NetworkError.self) { _ = try KeyTraceSchedule(parsing: bytes + Array(repeating: 1, count: 31)) }
+        let ok = try? KeyTraceSchedule(parsing: bytes + Array(repeating: 1, count: 32))
+        #expect(ok?.lengths == [32])
+    }
+}
+
+@Suite struct NetworkComparisonTests {
+    @Test func arrivalsAreIdenticalForEveryProtocolAndDeterministic() {
+        let a = nsfnetScenario(load: 0.5).arrivals
+        let b = nsfnetScenario(load: 0.5).arrivals
+        #expect(a == b)
+        #expect(a.count > 100)
+        // Every protocol's result counts exactly the scenario's arrivals.
+        let s = nsfnetScenario(load: 0.5, seconds: 8)
+        for p in ProtocolKind.allCases {
+            let out = try? ProtocolRunner.run(p, routing: .keyAware, scenario: s, workload: "poisson")
+            #expect(out?.result.offeredRequests == s.arrivals.count)
+            #expect(out?.result.offeredBits == s.arrivals.reduce(0) { $0 + Int($1.bits) })
+        }
+    }
+
+    @Test(arguments: [ProtocolKind.akrp, .akrpMultipath, .akrpNoCDR])
+    func akrpWastesNoKeyWithoutFaults(kind: ProtocolKind) throws {
+        let s = nsfnetScenario(load: 1.3, seconds: 15)
+        let out = try ProtocolRunner.run(kind, routing: .keyAware, scenario: s, workload: "poisson")
+        #expect(out.result.deliveredRequests > 0)
+        #expect(out.result.keyWastedBits == 0)
+        #expect(out.result.keyDiscardedBits == 0)
+        // Every delivered bit consumed exactly one unit per hop: consumption is a whole multiple.
+        #expect(out.result.keyConsumedBits >= out.result.deliveredBits)
+    }
+
+    @Test func hopByHopDropsAndWastesUnderOverload() throws {
+        var s = nsfnetScenario(load: 1.6, seconds: 20)
+        s.fifoBound = 20
+        let out = try ProtocolRunner.run(.hopByHop, routing: .shortest, scenario: s, workload: "poisson")
+        #expect(out.result.droppedRequests > 0)
+        #expect(out.result.keyWastedBits > 0)
+    }
+
+    @Test func traceHasMatchingDigestsForDeliveredRequests() throws {
+        let s = nsfnetScenario(load: 0.5, seconds: 6, recordTrace: true)
+        for p in [ProtocolKind.akrp, .rsvp, .hopByHop] {
+            let out = try ProtocolRunner.run(p, routing: .keyAware, scenario: s, workload: "poisson")
+            #expect(out.trace.count == s.arrivals.count)
+            var delivered = 0
+            for line in out.trace where line.contains("\"outcome\":\"delivered\"") {
+                delivered += 1
+                let src = line.split(separator: "\"source_digest\":\"")[1].prefix(16)
+                let dst = line.split(separator: "\"destination_digest\":\"")[1].prefix(16)
+                #expect(src == dst, "\(line)")
+                #expect(line.contains("\"units\":[{"))
+            }
+            #expect(delivered == out.result.deliveredRequests)
+        }
+    }
+
+    @Test func jsonHasTheDocumentedFields() throws {
+        let s = nsfnetScenario(load: 0.4, seconds: 5)
+        let out = try ProtocolRunner.run(.akrp, routing: .shortest, scenario: s, workload: "poisson")
+        let json = out.result.json
+        for field in [
+            "protocol", "routing", "load", "offered_requests", "delivered_requests", "delivered_bits", "throughput_bps",
+            "key_consumed_bits", "key_wasted_bits", "consumed_per_delivered_bit", "latency_ms", "bound_throughput_bps",
+            "success_ratio", "jain_fairness", "peak_pool_units", "peak_queue_packets", "reserved_idle_units_mean",
+            "bound_ratio", "failed_requests",
+        ] {
+            #expect(json.contains("\"\(field)\":"), "missing \(field)")
+        }
+        for q in ["mean", "p50", "p99", "max"] { #expect(json.contains("\"\(q)\":")) }
+    }
+
+    @Test func keyScheduleIsIdenticalAcrossProtocols() throws {
+        let s = nsfnetScenario(load: 0.3, seconds: 5)
+        let a = try ProtocolRunner.run(.akrp, routing: .keyAware, scenario: s, workload: "poisson")
+        let b = try ProtocolRunner.run(.rsvp, routing: .keyAware, scenario: s, workload: "poisson")
+        #expect(a.result.keyGeneratedBits == b.result.keyGeneratedBits)
+        #expect(a.result.keyGeneratedBits > 0)
+    }
+
+    @Test func flowBoundMatchesTheLPOnNSFNET() {
+        // tools/flow-bound.py (HiGHS) gives 82727.27 bit/s for the uniform NSFNET demand.
+        let network = SimNetwork.nsfnet()
+        let b = FlowBound(network: network, demand: Demand(network: network, kind: .poisson, seed: 1).weightedPairs())
+        #expect(b.bitsPerSecond <= 82_727.3)
+        #expect(b.bitsPerSecond >= 0.97 * 82_727.27)
+    }
+}
