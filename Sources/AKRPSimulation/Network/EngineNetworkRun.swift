@@ -37,6 +37,7 @@ public final class EngineNetworkRun {
     /// Per link and end (0 = low, 1 = high): next unit index the device hands over.
     var deviceNext: [[UInt64]]
     let keys: KeyStream
+    let adjacency: [[(node: Int, link: Int)]]
     var scratch: [UInt8]
     var ids: [RequestID: Int32] = [:]
     let outcomes: Outcomes
@@ -96,6 +97,7 @@ public final class EngineNetworkRun {
                     mode: scenario.mode(of: l)))
         }
         keys = KeyStream(seed: scenario.seed &* 31 &+ 7, unitSize: c.unitSize)
+        adjacency = scenario.network.adjacency()
         scratch = Array(repeating: 0, count: c.poolCapacity * c.unitSize)
         outcomes = Outcomes(count: scenario.arrivals.count, detailed: scenario.recordTrace)
         end = scenario.duration + scenario.drain
@@ -125,6 +127,8 @@ public final class EngineNetworkRun {
         }
         for i in outcomes.outcome.indices where outcomes.outcome[i] == .pending { outcomes.outcome[i] = .unfinished }
         counters.events = UInt64(steps)
+        // The engine reports most discards only in its counters (the event is for peer restarts).
+        counters.discardedUnitEnds = engines.reduce(0) { $0 + $1.counters.unitsDiscarded }
         let result = ProtocolResult(
             protocol: kind, routing: routing, workload: workload, scenario: scenario, outcomes: outcomes,
             counters: counters)
@@ -146,6 +150,7 @@ public final class EngineNetworkRun {
             outbox.clear()
             flight.payload.withUnsafeBytes { p in engines[flight.target].receive(flight.message, payload: p, now: now, outbox: outbox) }
             flush(flight.target)
+            deliverBacklog(flight.target)
         case .keyBlock(let l, let units):
             generated[l] += UInt64(units)
             counters.keyGeneratedUnits += UInt64(units)
@@ -173,6 +178,7 @@ public final class EngineNetworkRun {
             outbox.clear()
             engines[i].tick(now: now, outbox: outbox)
             flush(i)
+            deliverBacklog(i)
         case .sample:
             var held = 0
             for (l, link) in scenario.network.links.enumerated() {
@@ -185,6 +191,14 @@ public final class EngineNetworkRun {
             counters.reservedUnitNanoseconds += Double(held) * Double(now - lastSample)
             lastSample = now
             queue.push(now + sampleInterval, .sample)
+        }
+    }
+
+    /// A device hands over key it holds as soon as the pool has room again (not only at its next block).
+    private func deliverBacklog(_ i: Int) {
+        for (_, l) in adjacency[i] {
+            let end = i == min(scenario.network.links[l].a, scenario.network.links[l].b) ? 0 : 1
+            if generated[l] > deviceNext[l][end] { deliverKey(l, end) }
         }
     }
 
