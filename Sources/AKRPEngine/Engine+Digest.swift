@@ -4,7 +4,8 @@ extension Engine {
     /// Feeds the engine's observable protocol state into `h`, independent of slot numbering.
     public func digest(into h: inout Hasher) {
         h.combine(node)
-        for s in sessions {
+        for k in 0..<sessionCount {
+            let s = sessions[k]
             h.combine(s.up)
             h.combine(s.peerIncarnation)
             h.combine(s.sendSequence)

@@ -101,7 +101,7 @@ extension Engine {
     /// Floods the free level of this node's links.
     func announceLinkState(now: Nanoseconds, outbox: Outbox) {
         var i = 0
-        while i < sessions.count {
+        while i < sessionCount {
             let level = Double(pools[i].availableDelivered)
             let rate = 1e9 / sessions[i].unitInterval
             router.update(link: sessions[i].topologyIndex, level: level, rate: rate)
@@ -114,7 +114,7 @@ extension Engine {
             m.request = RequestID(source: node, serial: 0)
             m.hop = UInt8(Path.maxHops)
             var j = 0
-            while j < sessions.count {
+            while j < sessionCount {
                 if sessions[j].up { send(&m, j, outbox) }
                 j += 1
             }
@@ -138,7 +138,7 @@ extension Engine {
         var f = m
         f.hop = m.hop - 1
         var j = 0
-        while j < sessions.count {
+        while j < sessionCount {
             if j != s && sessions[j].up { send(&f, j, outbox) }
             j += 1
         }
@@ -147,7 +147,7 @@ extension Engine {
     /// Updates the router with this node's own link levels (exact, no announcement needed).
     func refreshOwnLinkLevels() {
         var i = 0
-        while i < sessions.count {
+        while i < sessionCount {
             router.update(
                 link: sessions[i].topologyIndex, level: Double(pools[i].availableDelivered),
                 rate: 1e9 / sessions[i].unitInterval)

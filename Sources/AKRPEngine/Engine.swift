@@ -10,17 +10,26 @@ public final class Engine {
     public let configuration: EngineConfiguration
     public let topology: Topology
     public let router: Router
-    public internal(set) var counters = EngineCounters()
+    /// Counters live behind a pointer: bumping them on hot paths needs no exclusivity check.
+    let countersStorage: UnsafeMutablePointer<EngineCounters>
+    /// Counters of this engine.
+    public internal(set) var counters: EngineCounters {
+        get { countersStorage.pointee }
+        _modify { yield &countersStorage.pointee }
+        set { countersStorage.pointee = newValue }
+    }
 
-    var sessions: [Session]
+    /// One session per neighbour (fixed at start-up), behind a pointer for the same reason.
+    let sessions: UnsafeMutablePointer<Session>
+    let sessionCount: Int
     /// Key pool per session (same index).
     public let pools: [KeyPool]
-    var records: UnsafeMutablePointer<Record>
+    let records: UnsafeMutablePointer<Record>
     let recordSlots: SlotAllocator
     let recordIndex: SlotIndex
     /// Highest record slot ever used plus one (timer scans stop there).
     var recordHighWater = 0
-    var sources: UnsafeMutablePointer<SourceRequest>
+    let sources: UnsafeMutablePointer<SourceRequest>
     let sourceSlots: SlotAllocator
     let sourceIndex: SlotIndex
     var sourceHighWater = 0
@@ -72,7 +81,11 @@ public final class Engine {
                     capacity: configuration.poolCapacity, unitSize: configuration.unitSize,
                     ownershipBlock: configuration.ownershipBlock, isLowEnd: node < peer))
         }
-        sessions = s
+        sessionCount = s.count
+        sessions = .allocate(capacity: max(1, s.count))
+        sessions.initialize(from: s, count: s.count)
+        countersStorage = .allocate(capacity: 1)
+        countersStorage.initialize(to: EngineCounters())
         pools = p
         records = .allocate(capacity: configuration.recordCapacity)
         records.initialize(repeating: Record(), count: configuration.recordCapacity)
@@ -94,6 +107,10 @@ public final class Engine {
     }
 
     deinit {
+        sessions.deinitialize(count: sessionCount)
+        sessions.deallocate()
+        countersStorage.deinitialize(count: 1)
+        countersStorage.deallocate()
         wipe(accumulators)
         records.deinitialize(count: configuration.recordCapacity)
         records.deallocate()
@@ -114,7 +131,7 @@ public final class Engine {
         total += recordIndexBytes(c.recordCapacity) + recordIndexBytes(c.sourceCapacity)
         total += pools.count * c.poolCapacity * (c.unitSize + 1 + 4)
         total += topology.nodes.count * 24 + topology.links.count * 24
-        total += sessions.count * MemoryLayout<Session>.stride
+        total += sessionCount * MemoryLayout<Session>.stride
         return total
     }
 
@@ -129,7 +146,7 @@ public final class Engine {
     /// Starts the link handshakes: a hello to every neighbour.
     public func start(now: Nanoseconds, outbox: Outbox) {
         var i = 0
-        while i < sessions.count {
+        while i < sessionCount {
             sendHello(i, now: now, outbox: outbox)
             i += 1
         }
@@ -141,7 +158,7 @@ public final class Engine {
     @inline(__always)
     func session(of peer: NodeID) -> Int? {
         var i = 0
-        while i < sessions.count {
+        while i < sessionCount {
             if sessions[i].peer == peer { return i }
             i += 1
         }
@@ -161,7 +178,7 @@ public final class Engine {
     }
 
     /// The neighbours of this node, in session order.
-    public var neighbours: [NodeID] { sessions.map(\.peer) }
+    public var neighbours: [NodeID] { (0..<sessionCount).map { sessions[$0].peer } }
 
     /// Asks for an end-to-end key of `units` units to `destination`. The outcome arrives later as
     /// `keyDelivered` or `requestFailed` events.
@@ -262,7 +279,7 @@ public final class Engine {
         guard now >= nextTimer || now >= nextLinkState else { return }
         var next: Nanoseconds = .max
         var i = 0
-        while i < sessions.count {
+        while i < sessionCount {
             if !sessions[i].up {
                 if sessions[i].helloDue <= now { sendHello(i, now: now, outbox: outbox) }
                 next = min(next, sessions[i].helloDue)

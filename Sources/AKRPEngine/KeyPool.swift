@@ -259,17 +259,23 @@ public final class KeyPool {
     public func consume(
         _ index: UnitIndex, holder: UInt32, xorInto target: UnsafeMutableRawBufferPointer, at offset: Int
     ) -> Bool {
-        guard inWindow(index), index < tail else { return false }
+        guard inWindow(index), index < tail, offset >= 0, offset + unitSize <= target.count else { return false }
         let s = slot(index)
         guard states[s] == UnitState.bound.rawValue, holders[s] == holder else {
             discard(index)
             return false
         }
-        let src = bytes.baseAddress! + s * unitSize
+        let src = UnsafeRawPointer(bytes.baseAddress! + s * unitSize)
+        let dst = target.baseAddress! + offset
         var b = 0
+        while b + 8 <= unitSize {
+            let v = dst.loadUnaligned(fromByteOffset: b, as: UInt64.self) ^ src.loadUnaligned(fromByteOffset: b, as: UInt64.self)
+            dst.storeBytes(of: v, toByteOffset: b, as: UInt64.self)
+            b += 8
+        }
         while b < unitSize {
-            let v = target.load(fromByteOffset: offset + b, as: UInt8.self) ^ src.load(fromByteOffset: b, as: UInt8.self)
-            target.storeBytes(of: v, toByteOffset: offset + b, as: UInt8.self)
+            let v = dst.load(fromByteOffset: b, as: UInt8.self) ^ src.load(fromByteOffset: b, as: UInt8.self)
+            dst.storeBytes(of: v, toByteOffset: b, as: UInt8.self)
             b += 1
         }
         heldUnits -= 1
@@ -320,6 +326,10 @@ public final class KeyPool {
 public func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
     guard let base = buffer.baseAddress else { return }
     var i = 0
+    while i + 8 <= buffer.count {
+        base.storeBytes(of: UInt64(0), toByteOffset: i, as: UInt64.self)
+        i += 8
+    }
     while i < buffer.count {
         base.storeBytes(of: 0, toByteOffset: i, as: UInt8.self)
         i += 1
