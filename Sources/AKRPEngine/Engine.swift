@@ -239,6 +239,7 @@ public final class Engine {
             throw .notStarted
         }
         try pools[s].deliver(index: index, bytes: bytes)
+        noteDelivery(s, units: bytes.count / configuration.unitSize, now: now)
         if pendingCount > 0 { runPending(session: s, now: now, outbox: outbox) }
     }
 
@@ -412,8 +413,37 @@ public final class Engine {
     func eta(of u: UnitIndex, _ s: Int, now: Nanoseconds) -> Nanoseconds {
         let pool = pools[s]
         if u < pool.tail { return now }
-        let ahead = Double(u - pool.tail + 1) * sessions[s].unitInterval
-        return now &+ Nanoseconds(min(ahead, 1e18))
+        let ahead = Double(u - pool.tail + 1)
+        if sessions[s].deliveries >= 4 && sessions[s].blockUnits >= 1 {
+            // Key arrives in blocks: the unit comes with the k-th next block.
+            let k = (ahead / sessions[s].blockUnits).rounded(.up)
+            let at = Double(sessions[s].lastDeliveryAt) + k * sessions[s].blockPeriod
+            return max(now, Nanoseconds(min(at, 1e18)))
+        }
+        return now &+ Nanoseconds(min(ahead * sessions[s].unitInterval, 1e18))
+    }
+
+    /// Learns the link's delivery pattern (block size and period, smoothed) from a delivery of `n` units.
+    @inline(__always)
+    func noteDelivery(_ s: Int, units n: Int, now: Nanoseconds) {
+        let d = sessions[s].deliveries
+        if d > 0 && now > sessions[s].lastDeliveryAt {
+            let interval = Double(now - sessions[s].lastDeliveryAt)
+            if d == 1 {
+                sessions[s].blockPeriod = interval
+                sessions[s].blockUnits = Double(n)
+            } else {
+                sessions[s].blockPeriod += 0.2 * (interval - sessions[s].blockPeriod)
+                sessions[s].blockUnits += 0.2 * (Double(n) - sessions[s].blockUnits)
+            }
+        }
+        if now > sessions[s].lastDeliveryAt || d == 0 {
+            sessions[s].lastDeliveryAt = now
+            sessions[s].deliveries = d &+ 1
+        } else {
+            // Several deliveries at one instant form one block.
+            sessions[s].blockUnits += 0.2 * Double(n)
+        }
     }
 
     func eta(of units: UnitRuns, _ s: Int, now: Nanoseconds) -> Nanoseconds {
@@ -426,8 +456,14 @@ public final class Engine {
     func indexLimit(_ s: Int, deadline: Nanoseconds, now: Nanoseconds) -> UnitIndex {
         let pool = pools[s]
         guard deadline > now else { return pool.tail }
-        let span = Double(deadline - now) / sessions[s].unitInterval
-        let ahead = span >= 1e15 ? UInt64(1e15) : UInt64(span)
+        var span: Double
+        if sessions[s].deliveries >= 4 && sessions[s].blockUnits >= 1 && sessions[s].blockPeriod > 0 {
+            let blocks = (Double(deadline) - Double(sessions[s].lastDeliveryAt)) / sessions[s].blockPeriod
+            span = blocks.rounded(.down) * sessions[s].blockUnits
+        } else {
+            span = Double(deadline - now) / sessions[s].unitInterval
+        }
+        let ahead = span >= 1e15 ? UInt64(1e15) : (span > 0 ? UInt64(span) : 0)
         return min(pool.windowEnd, pool.tail &+ ahead)
     }
 
