@@ -22,8 +22,9 @@ public struct EngineCounters: Sendable, Equatable {
     public var abortsSent: UInt64 = 0
     /// Delivered units a committed request yielded (moving to later units) to requests that can use them now.
     public var unitsYielded: UInt64 = 0
-    /// Units found not bound to the consuming request at consumption time (discarded, key abandoned).
-    /// Zero unless there is a bug: the protocol's rules make it impossible.
+    /// Units found not bound to the consuming request at consumption time, and committed unit lists a
+    /// downstream end could not adopt: the units are discarded and the key abandoned, never used.
+    /// Without faults this stays zero; message loss can make an adoption fail (see docs/PROTOCOL.md).
     public var consistencyFaults: UInt64 = 0
     /// Refusals of inputs, indexed by ``InputRejection`` raw value.
     public var rejections = InlineArray<24, UInt64>(repeating: 0)

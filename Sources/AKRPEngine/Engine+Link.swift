@@ -1,11 +1,7 @@
 /// Link sessions: hello / resync handshake, peer restarts, link-state flooding.
 extension Engine {
     func sendHello(_ s: Int, now: Nanoseconds, outbox: Outbox) {
-        if !sessions[s].resumeSet {
-            let pool = pools[s]
-            sessions[s].resumeMine = pool.started ? max(pool.tail, pool.referencedEnd) : 0
-            sessions[s].resumeSet = true
-        }
+        if !sessions[s].resumeSet { setResumeIndex(s) }
         var m = Message(kind: .hello)
         m.index = sessions[s].resumeMine
         send(&m, s, outbox)
@@ -28,13 +24,9 @@ extension Engine {
         if known != 0 {
             // The peer restarted: everything it knew about this link is gone.
             peerRestarted(s, now: now, outbox: outbox)
-            let pool = pools[s]
-            sessions[s].resumeMine = pool.started ? max(pool.tail, pool.referencedEnd) : 0
-            sessions[s].resumeSet = true
+            setResumeIndex(s)
         } else if !sessions[s].resumeSet {
-            let pool = pools[s]
-            sessions[s].resumeMine = pool.started ? max(pool.tail, pool.referencedEnd) : 0
-            sessions[s].resumeSet = true
+            setResumeIndex(s)
         }
         sessions[s].peerIncarnation = m.incarnation
         sessions[s].receiveSequence = m.sequence
@@ -45,6 +37,15 @@ extension Engine {
         var r = Message(kind: .resync)
         r.index = sessions[s].resumeMine
         send(&r, s, outbox)
+    }
+
+    /// Fixes the index from which this end resumes the link: past every unit it ever delivered or
+    /// referenced (never lower than an index it announced before).
+    func setResumeIndex(_ s: Int) {
+        let pool = pools[s]
+        let here = pool.started ? max(pool.tail, pool.referencedEnd) : 0
+        sessions[s].resumeMine = sessions[s].resumeSet ? max(sessions[s].resumeMine, here) : here
+        sessions[s].resumeSet = true
     }
 
     func handleResync(_ m: Message, _ s: Int, now: Nanoseconds, outbox: Outbox) {
@@ -58,8 +59,7 @@ extension Engine {
         } else {
             if known != 0 {
                 peerRestarted(s, now: now, outbox: outbox)
-                let pool = pools[s]
-                sessions[s].resumeMine = max(sessions[s].resumeMine, pool.started ? max(pool.tail, pool.referencedEnd) : 0)
+                setResumeIndex(s)
             }
             sessions[s].peerIncarnation = m.incarnation
             sessions[s].receiveSequence = m.sequence

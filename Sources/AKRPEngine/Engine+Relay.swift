@@ -72,16 +72,30 @@ extension Engine {
         let units = incoming ? records[slot].inUnits : records[slot].outUnits
         let pool = pools[s]
         let tk = token(slot)
-        var ok = true
-        var k = 0
+        // All or nothing: every unit must be delivered and bound to this record, or none is used.
         var r = 0
         while r < Int(units.runCount) {
             var u = units[r].start
             while u < units[r].end {
-                if !pool.consume(u, holder: tk, xorInto: buffer, at: k * configuration.unitSize) {
-                    ok = false
+                if !pool.isConsumable(u, holder: tk) {
                     counters.consistencyFaults += 1
+                    if incoming {
+                        discardUnits(&records[slot].inUnits, s, slot: slot)
+                    } else {
+                        discardUnits(&records[slot].outUnits, s, slot: slot)
+                    }
+                    return false
                 }
+                u += 1
+            }
+            r += 1
+        }
+        var k = 0
+        r = 0
+        while r < Int(units.runCount) {
+            var u = units[r].start
+            while u < units[r].end {
+                pool.consume(u, holder: tk, xorInto: buffer, at: k * configuration.unitSize)
                 k += 1
                 u += 1
             }
@@ -95,7 +109,7 @@ extension Engine {
         e.units = units
         outbox.push(event: e)
         if incoming { records[slot].inUnits = UnitRuns() } else { records[slot].outUnits = UnitRuns() }
-        return ok
+        return true
     }
 
     // MARK: shares
@@ -173,15 +187,7 @@ extension Engine {
             return freeRecord(slot)
         }
         counters.keysDeliveredAsDestination += 1
-        var e = EngineEvent(kind: .keyDelivered)
-        e.request = records[slot].request
-        e.branch = records[slot].branch
-        e.role = .destination
-        e.payloadOffset = offset
-        e.payloadLength = bytes
-        e.path = records[slot].path
-        e.time = now
-        outbox.push(event: e)
+        emitKey(slot, role: .destination, offset: offset, length: bytes, now: now, outbox: outbox)
         var d = Message(kind: .delivered)
         d.request = records[slot].request
         d.branch = records[slot].branch
@@ -189,6 +195,19 @@ extension Engine {
         d.path = records[slot].path
         send(&d, s, outbox)
         freeRecord(slot)
+    }
+
+    /// Reports a key ready at this node; the bytes are in the outbox arena at `offset`.
+    func emitKey(_ slot: Int, role: KeyRole, offset: Int, length: Int, now: Nanoseconds, outbox: Outbox) {
+        var e = EngineEvent(kind: .keyDelivered)
+        e.request = records[slot].request
+        e.branch = records[slot].branch
+        e.role = role
+        e.payloadOffset = offset
+        e.payloadLength = length
+        e.path = records[slot].path
+        e.time = now
+        outbox.push(event: e)
     }
 
     func handleDelivered(_ m: Message, _ s: Int, now: Nanoseconds, outbox: Outbox) {

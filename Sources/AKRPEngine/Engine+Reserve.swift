@@ -141,12 +141,12 @@ extension Engine {
         }
         guard m.path.hops <= Path.maxHops else { return reject(.badPath, outbox) }
         guard recordIndex.find(m.request, m.branch) == nil else { return reject(.duplicateRequest, outbox) }
-        notePeerWindow(s, m.index)
         var outSession = -1
         if p < m.path.hops {
             guard let o = session(of: m.path[p + 1]) else { return reject(.notOnPath, outbox) }
             outSession = o
         }
+        notePeerWindow(s, m.index)
         guard let slot = allocateRecord(m, position: p) else {
             counters.failures[Int(FailReason.tableFull.rawValue)] += 1
             return replyFail(m, s, reason: .tableFull, outbox: outbox)
@@ -234,7 +234,8 @@ extension Engine {
         }
         if n < size {
             // Substitute own units (no conflict possible: this end decides them).
-            let limit = indexLimit(s, deadline: deadline, now: now)
+            // Never past the window the upstream end can track: it would have to refuse them.
+            let limit = min(indexLimit(s, deadline: deadline, now: now), peerLimit(s))
             var o = pool.nextAvailable(from: pool.head, owned: true, limit: limit)
             while n < size, let u = o {
                 pool.hold(u, holder: token(slot), as: .bound)

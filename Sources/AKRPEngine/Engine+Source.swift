@@ -195,15 +195,7 @@ extension Engine {
             return sourceFailed(request, reason: .unitsDiscarded, outbox: outbox)
         }
         counters.keysDeliveredAsSource += 1
-        var e = EngineEvent(kind: .keyDelivered)
-        e.request = records[slot].request
-        e.branch = records[slot].branch
-        e.role = .source
-        e.payloadOffset = offset
-        e.payloadLength = bytes
-        e.path = records[slot].path
-        e.time = now
-        outbox.push(event: e)
+        emitKey(slot, role: .source, offset: offset, length: bytes, now: now, outbox: outbox)
         let request = records[slot].request
         freeRecord(slot)
         releaseSource(request)

@@ -238,7 +238,7 @@ public final class Engine {
             reject(.unknownLink, outbox)
             throw .notStarted
         }
-        try pools[s].deliver(index: index, bytes: bytes)
+        counters.unitsDiscarded += UInt64(try pools[s].deliver(index: index, bytes: bytes))
         noteDelivery(s, units: bytes.count / configuration.unitSize, now: now)
         if pendingCount > 0 { runPending(session: s, now: now, outbox: outbox) }
     }

@@ -120,6 +120,8 @@ public final class KeyPool {
     @discardableResult
     public func skip(to index: UnitIndex) -> Int {
         if !started {
+            // Positioned by the resynchronisation. If the device turns out to be further on, its first
+            // delivery is a forward gap: units reserved below it are discarded, never used.
             started = true
             head = index
             tail = index
@@ -131,20 +133,9 @@ public final class KeyPool {
         var i = head
         let stop = min(index, windowEnd)
         while i < stop {
-            let s = slot(i)
-            let st = states[s]
-            if st == UnitState.available.rawValue || st == UnitState.proposed.rawValue
-                || st == UnitState.bound.rawValue
-            {
-                if st != UnitState.available.rawValue { heldUnits -= 1 }
-                if st == UnitState.available.rawValue && i < tail { availableDelivered -= 1 }
-                discardedUnits += 1
-                n += 1
-            }
-            if i < tail { wipeSlot(s) }
+            if burn(i) { n += 1 }
             // The slot now belongs to unit i + capacity.
-            states[s] = UnitState.available.rawValue
-            holders[s] = 0
+            states[slot(i)] = UnitState.available.rawValue
             i += 1
         }
         head = index
@@ -163,33 +154,63 @@ public final class KeyPool {
         var i = head
         let stop = min(windowEnd, max(tail, referencedEnd))
         while i < stop {
-            let s = slot(i)
-            let st = states[s]
-            if st == UnitState.available.rawValue || st == UnitState.proposed.rawValue
-                || st == UnitState.bound.rawValue
-            {
-                if st != UnitState.available.rawValue { heldUnits -= 1 }
-                if st == UnitState.available.rawValue && i < tail { availableDelivered -= 1 }
-                states[s] = UnitState.discarded.rawValue
-                holders[s] = 0
-                if i < tail { wipeSlot(s) }
-                discardedUnits += 1
-                n += 1
-            }
+            if burn(i) { n += 1 }
             i += 1
         }
         advanceHead(limit: tail)
         return n
     }
 
+    /// Marks a tracked unit that is not consumed as discarded (wiping delivered bytes) and keeps the
+    /// counters right. Returns whether the unit was burned now (false if already consumed or discarded).
+    private func burn(_ i: UnitIndex) -> Bool {
+        let s = slot(i)
+        let st = states[s]
+        guard st == UnitState.available.rawValue || st == UnitState.proposed.rawValue
+            || st == UnitState.bound.rawValue
+        else { return false }
+        if st != UnitState.available.rawValue { heldUnits -= 1 }
+        if st == UnitState.available.rawValue && i < tail { availableDelivered -= 1 }
+        states[s] = UnitState.discarded.rawValue
+        holders[s] = 0
+        if i < tail { wipeSlot(s) }
+        discardedUnits += 1
+        return true
+    }
+
     /// Stores delivered key units; they must be the next units of the stream (`index == tail`).
     /// A unit that was discarded while still in the future is wiped at once.
     /// - Throws: `.full` when the ring has no room for all of them, `.outOfOrder`, `.badLength`.
-    public func deliver(index: UnitIndex, bytes source: UnsafeRawBufferPointer) throws(KeyPoolError) {
+    /// Units the device skipped (a forward gap in its stream) are discarded here: they are lost.
+    /// A delivery below `tail` (a rewind or a repeat) is refused: a unit is never stored twice.
+    /// Returns how many units a forward gap discarded.
+    @discardableResult
+    public func deliver(index: UnitIndex, bytes source: UnsafeRawBufferPointer) throws(KeyPoolError) -> Int {
         guard source.count > 0, source.count % unitSize == 0 else { throw .badLength }
         let count = source.count / unitSize
-        if !started { skip(to: index) }
-        guard index == tail else { throw .outOfOrder(expected: tail, got: index) }
+        if !started {
+            started = true
+            head = index
+            tail = index
+            referencedEnd = index
+        }
+        guard index >= tail else { throw .outOfOrder(expected: tail, got: index) }
+        var lost = 0
+        if index > tail {
+            // The device lost units (or resumed past a resync point): they can never be used here.
+            guard index - head < UInt64(capacity) &* 4 else { throw .outOfOrder(expected: tail, got: index) }
+            if index <= windowEnd {
+                var i = tail
+                while i < index {
+                    if burn(i) { lost += 1 }
+                    i += 1
+                }
+                tail = index
+                advanceHead(limit: tail)
+            } else {
+                lost = skip(to: index)
+            }
+        }
         guard count <= room else { throw .full }
         var k = 0
         while k < count {
@@ -208,6 +229,7 @@ public final class KeyPool {
             k += 1
         }
         advanceHead(limit: tail)
+        return lost
     }
 
     /// Marks `index` as proposed or bound for `holder` (a non-zero token).
@@ -250,6 +272,14 @@ public final class KeyPool {
         discardedUnits += 1
         if index < tail { wipeSlot(s) }
         advanceHead(limit: tail)
+    }
+
+    /// Whether `index` is delivered and bound to `holder`, so that ``consume(_:holder:xorInto:at:)`` will use it.
+    @inline(__always)
+    public func isConsumable(_ index: UnitIndex, holder: UInt32) -> Bool {
+        guard inWindow(index), index < tail else { return false }
+        let s = slot(index)
+        return states[s] == UnitState.bound.rawValue && holders[s] == holder
     }
 
     /// XORs the bytes of a delivered unit bound to `holder` into `target` at `offset`, then marks it

@@ -108,7 +108,8 @@ public struct Message: Sendable, Equatable {
     public var size: UInt16
     /// Deadline (reserve) or estimated completion time (confirm, commit), in engine nanoseconds.
     public var time: Nanoseconds
-    /// Resume index (resync) or free units (linkState).
+    /// Resume index (hello, resync), the sender's pool window end (reserve), the window end at
+    /// acceptance (confirm), or free units (linkState).
     public var index: UInt64
     /// Units per second (linkState).
     public var rate: UInt32
@@ -119,6 +120,7 @@ public struct Message: Sendable, Equatable {
     /// Which nodes' shares are XORed into a commit's payload (bit i = node i of the path).
     public var shareMask: UInt32
     public var path: Path
+    /// Proposed units (reserve), final units (confirm), or the committed units of the link (commit).
     public var units: UnitRuns
     /// Length of the key-bytes payload that travels with this message.
     public var payloadLength: UInt16

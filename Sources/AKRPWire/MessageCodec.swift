@@ -67,16 +67,19 @@ public enum MessageCodec {
         case .reserve:
             w.write(message.size)
             w.write(message.time)
+            w.write(message.index)
             writePath(message.path, &w)
             writeUnits(message.units, &w)
         case .confirm:
             w.write(message.time)
+            w.write(message.index)
             writeUnits(message.units, &w)
         case .fail, .abortReply:
             w.write(message.reason)
         case .commit:
             w.write(message.shareMask)
             w.write(message.time)
+            writeUnits(message.units, &w)
             w.write(message.payloadLength)
             w.write(bytes: payload)
         case .share:
@@ -163,13 +166,17 @@ public enum MessageCodec {
         case .reserve:
             guard let size = r.readUInt16() else { throw .bodyTooShort(.size) }
             guard let time = r.readUInt64() else { throw .bodyTooShort(.time) }
+            guard let index = r.readUInt64() else { throw .bodyTooShort(.index) }
             m.size = size
             m.time = time
+            m.index = index
             m.path = try readPath(&r)
             m.units = try readUnits(&r)
         case .confirm:
             guard let time = r.readUInt64() else { throw .bodyTooShort(.time) }
+            guard let index = r.readUInt64() else { throw .bodyTooShort(.index) }
             m.time = time
+            m.index = index
             m.units = try readUnits(&r)
         case .fail, .abortReply:
             guard let reason = r.readUInt8() else { throw .bodyTooShort(.reason) }
@@ -179,6 +186,7 @@ public enum MessageCodec {
             guard let time = r.readUInt64() else { throw .bodyTooShort(.time) }
             m.shareMask = mask
             m.time = time
+            m.units = try readUnits(&r)
             payloadRange = try readPayload(&r, into: &m)
         case .share:
             guard let size = r.readUInt16() else { throw .bodyTooShort(.size) }

@@ -37,9 +37,20 @@ public enum MessageLayout {
         kind == .commit || kind == .share
     }
 
-    /// Whether `kind` carries unit runs.
+    /// Whether `kind` carries unit runs: the proposed units (reserve), the final units (confirm), or
+    /// the committed units of the link, which the upstream end may have moved to later units (commit).
     public static func carriesUnits(_ kind: MessageKind) -> Bool {
-        kind == .reserve || kind == .confirm
+        kind == .reserve || kind == .confirm || kind == .commit
+    }
+
+    /// Whether `kind` carries `index`: the resume index (hello, resync), the sender's pool window end
+    /// (reserve), the window end when the downstream end accepted (confirm; 0 = unknown), or the free
+    /// delivered units (linkState).
+    public static func carriesIndex(_ kind: MessageKind) -> Bool {
+        switch kind {
+        case .hello, .resync, .reserve, .confirm, .linkState: true
+        default: false
+        }
     }
 
     /// Encoded bytes of `path`: a node count then 4 bytes per node.
@@ -56,10 +67,10 @@ public enum MessageLayout {
         switch message.kind {
         case .release, .abort: break
         case .hello, .resync: n += 8
-        case .reserve: n += 2 + 8 + pathLength(message.path) + unitsLength(message.units)
-        case .confirm: n += 8 + unitsLength(message.units)
+        case .reserve: n += 2 + 8 + 8 + pathLength(message.path) + unitsLength(message.units)
+        case .confirm: n += 8 + 8 + unitsLength(message.units)
         case .fail, .abortReply: n += 1
-        case .commit: n += 4 + 8 + 2 + Int(message.payloadLength)
+        case .commit: n += 4 + 8 + unitsLength(message.units) + 2 + Int(message.payloadLength)
         case .share: n += 2 + pathLength(message.path) + 2 + Int(message.payloadLength)
         case .linkState: n += 8 + 4 + 1 + 8 + 4 + 4
         case .delivered: n += pathLength(message.path)
@@ -105,6 +116,7 @@ public enum MessageLayout {
             guard AbortOutcome(rawValue: message.reason) != nil else { throw .invalidField(.reason) }
         case .commit:
             guard message.shareMask >> (Path.maxHops + 1) == 0 else { throw .invalidField(.shareMask) }
+            guard !message.units.isEmpty else { throw .invalidField(.units) }
         case .linkState:
             guard message.subject.low != .none, message.subject.low < message.subject.high else {
                 throw .invalidField(.subject)

@@ -25,12 +25,18 @@ struct KeyPoolTests {
         #expect(pool.tail == 8)
     }
 
-    @Test("out-of-order and bad-length deliveries are refused")
+    @Test("repeated and bad-length deliveries are refused; a forward gap discards the lost units")
     func ordering() throws {
         let pool = KeyPool(capacity: 8, unitSize: 4, ownershipBlock: 2, isLowEnd: true)
         try deliver(pool, 2, from: 100)
         #expect(pool.head == 100 && pool.tail == 102)
-        #expect(throws: KeyPoolError.outOfOrder(expected: 102, got: 105)) { try deliver(pool, 1, from: 105) }
+        #expect(throws: KeyPoolError.outOfOrder(expected: 102, got: 101)) { try deliver(pool, 1, from: 101) }
+        pool.hold(103, holder: 7, as: .bound)
+        try deliver(pool, 1, from: 105)
+        #expect(pool.tail == 106)
+        #expect(pool.state(103) == .discarded && pool.heldUnits == 0)
+        #expect(pool.discardedUnits == 3)
+        #expect(throws: KeyPoolError.outOfOrder(expected: 106, got: 1_000)) { try deliver(pool, 1, from: 1_000) }
         let odd = [UInt8](repeating: 1, count: 5)
         let r = odd.withUnsafeBytes { p -> KeyPoolError? in
             do throws(KeyPoolError) { try pool.deliver(index: 102, bytes: p) } catch { return error }

@@ -119,8 +119,8 @@ struct MessageCodecTests {
         try m.units.append(run: UnitRun(start: 10, count: 2))
         try m.units.append(run: UnitRun(start: 20, count: 2))
         var frame = try encodeUnsealed(m)
-        // Second run start 20 → 12: adjacent to the first.
-        let secondStart = 28 + 16 + 10 + 8 + 1 + 12 + 7
+        // Second run start 20 → 12: adjacent to the first (after time, index, run count, first run).
+        let secondStart = 28 + 16 + 10 + 8 + 8 + 1 + 12 + 7
         #expect(frame[secondStart] == 20)
         frame[secondStart] = 12
         #expect(throws: WireError.invalidField(.units)) { try decode(frame) }
@@ -134,7 +134,7 @@ struct MessageCodecTests {
         m.path = try Path([NodeID(1), NodeID(2), NodeID(3)])
         m.hop = 0
         var frame = try encodeUnsealed(m)
-        let pathStart = 28 + 16 + 10 + 2 + 8
+        let pathStart = 28 + 16 + 10 + 2 + 8 + 8  // after size, time, index
         #expect(frame[pathStart] == 3)
         var loop = frame
         loop[pathStart + 12] = 1  // third node = first node

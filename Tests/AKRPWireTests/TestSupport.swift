@@ -183,9 +183,11 @@ func randomMessage<G: RandomNumberGenerator>(
         m.hop = UInt8.random(in: 0...UInt8(m.path.hops - 1), using: &g)
         m.size = UInt16.random(in: 1...UInt16.max, using: &g)
         m.time = UInt64.random(in: 0...UInt64.max, using: &g)
+        m.index = UInt64.random(in: 0...UInt64.max, using: &g)
         m.units = randomRuns()
     case .confirm:
         m.time = UInt64.random(in: 0...UInt64.max, using: &g)
+        m.index = UInt64.random(in: 0...UInt64.max, using: &g)
         m.units = randomRuns()
     case .fail: m.reason = FailReason.allCases.randomElement(using: &g)!.rawValue
     case .abortReply: m.reason = UInt8.random(in: 1...3, using: &g)
@@ -193,6 +195,7 @@ func randomMessage<G: RandomNumberGenerator>(
         if kind == .commit {
             m.shareMask = UInt32.random(in: 0..<(1 << 17), using: &g)
             m.time = UInt64.random(in: 0...UInt64.max, using: &g)
+            m.units = randomRuns()
         } else {
             m.path = randomPath(minimumNodes: 3)
             m.hop = UInt8.random(in: 1...UInt8(m.path.hops - 1), using: &g)

@@ -35,11 +35,13 @@ struct WireVectorTests {
         reserve.hop = 0
         reserve.size = 4
         reserve.time = 5_000_000_000
+        reserve.index = 0x140
         try reserve.units.append(run: UnitRun(start: 0x100, count: 3))
         try reserve.units.append(run: UnitRun(start: 0x105, count: 1))
         out.append(("reserve", reserve, []))
         var confirm = base(.confirm)
         confirm.time = 6_000_000_000
+        confirm.index = 0x140
         confirm.units = reserve.units
         out.append(("confirm", confirm, []))
         var fail = base(.fail)
@@ -48,6 +50,7 @@ struct WireVectorTests {
         var commit = base(.commit)
         commit.shareMask = 0b10
         commit.time = 6_000_000_000
+        try commit.units.append(run: UnitRun(start: 0x110, count: 4))
         commit.payloadLength = 4
         out.append(("commit", commit, [0xDE, 0xAD, 0xBE, 0xEF]))
         var share = base(.share)
@@ -147,6 +150,21 @@ struct WireVectorTests {
             let (decoded, decodedPayload) = try open(document[name] ?? [], verifier: &verifier, keys: &receive)
             #expect(decoded.message == message)
             #expect(decodedPayload == payload)
+        }
+    }
+
+    /// Independent of the codec, the sealer and the key window: every neighbour vector's tag recomputed
+    /// from the document's bytes with the textbook Poly1305 of `Poly1305Tests` and the key layout of
+    /// WIRE.md §6 (r₀ = stream bytes 0…15; the pad of frame k = bytes 16k…16k+15).
+    @Test func documentTagsMatchATextbookPoly1305() throws {
+        let document = try Self.documentVectors()
+        let r0 = (0..<16).map { UInt8($0) }
+        for (i, vector) in try Self.neighbourVectors().enumerated() {
+            let frame = try #require(document[vector.name])
+            let k = i + 1
+            let pad = (0..<16).map { UInt8(truncatingIfNeeded: 16 * k + $0) }
+            let tag = ReferencePoly1305.tag(key: r0 + pad, message: Array(frame.dropLast(16)))
+            #expect(Array(frame.suffix(16)) == tag, "vector \(vector.name)")
         }
     }
 

@@ -132,16 +132,18 @@ enum FrameDecoding {
             case .delivered:
                 fields.append(("path", .list(pathNodes(m.path))))
             case .reserve:
-                fields += [("size", .number(UInt64(m.size))), ("time", .number(m.time)), ("path", .list(pathNodes(m.path)))]
-                fields.append(("units", units(m.units)))
+                fields += [
+                    ("size", .number(UInt64(m.size))), ("time", .number(m.time)), ("windowEnd", .number(m.index)),
+                    ("path", .list(pathNodes(m.path))), ("units", units(m.units)),
+                ]
             case .confirm:
-                fields += [("time", .number(m.time)), ("units", units(m.units))]
+                fields += [("time", .number(m.time)), ("windowEnd", .number(m.index)), ("units", units(m.units))]
             case .fail:
                 fields.append(("reason", .text(FailReason(rawValue: m.reason)?.description ?? "\(m.reason)")))
             case .abortReply:
                 fields.append(("outcome", .text(outcomeName(m.reason))))
             case .commit:
-                fields += [("shareMask", .number(UInt64(m.shareMask))), ("time", .number(m.time))]
+                fields += [("shareMask", .number(UInt64(m.shareMask))), ("time", .number(m.time)), ("units", units(m.units))]
             case .linkState:
                 fields += [
                     ("subject", .text(m.subject.description)), ("origin", .number(UInt64(m.request.source.rawValue))),

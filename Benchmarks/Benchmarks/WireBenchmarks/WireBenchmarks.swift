@@ -21,7 +21,7 @@ struct CounterKeySupply: AuthenticationKeySupply {
     }
 }
 
-/// A typical RESERVE: hop 1 of a 5-node path, 32 units in two runs.
+/// A typical RESERVE: hop 1 of a 5-node path, 32 units in two runs, the sender's window end (134 bytes).
 func typicalReserve() -> Message {
     var m = Message(kind: .reserve, from: NodeID(2), to: NodeID(3))
     m.incarnation = 0x1122_3344
@@ -31,6 +31,7 @@ func typicalReserve() -> Message {
     m.hop = 1
     m.size = 32
     m.time = 123_456_789_000
+    m.index = 10_064
     m.path = try! Path([NodeID(1), NodeID(2), NodeID(3), NodeID(4), NodeID(5)])
     try! m.units.append(run: UnitRun(start: 10_000, count: 24))
     try! m.units.append(run: UnitRun(start: 10_030, count: 8))
