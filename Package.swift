@@ -19,8 +19,7 @@ var targets: [Target] = [
             "AKRPEngine", "AKRPSimulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
-        // main.swift holds the @main root command and the target has several files.
-        swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
+        swiftSettings: strict),
     .testTarget(name: "AKRPEngineTests", dependencies: ["AKRPEngine"], swiftSettings: strict),
     .testTarget(
         name: "AKRPSimulationTests", dependencies: ["AKRPEngine", "AKRPSimulation"], swiftSettings: strict),

@@ -206,6 +206,12 @@ public final class ChaosRun {
         let e = try! Engine(
             node: topology.nodes[i], topology: topology, configuration: configuration, incarnation: incarnations[i])
         engines[i] = e
+        // Shell duty (docs/PROTOCOL.md §11): position every pool at its device's next index before the
+        // handshake, so a restarted node never binds a unit its device delivered to an earlier life.
+        for (peer, li) in topology.neighbours(of: topology.nodes[i]) {
+            let end = topology.nodes[i] < peer ? 0 : 1
+            e.pool(toward: peer)?.skip(to: deviceNext[li][end])
+        }
         outbox.clear()
         e.start(now: now, outbox: outbox)
         flush(i)

@@ -179,6 +179,10 @@ public final class ManualNetwork {
         let i = topology.index(of: node)!
         // Messages to the old incarnation still in flight stay in the queues: the new engine must refuse them.
         engines[i] = try Engine(node: node, topology: topology, configuration: configuration, incarnation: incarnation)
+        // Shell duty (docs/PROTOCOL.md §11): pools start at the devices' next index.
+        for (peer, li) in topology.neighbours(of: node) {
+            engines[i].pool(toward: peer)?.skip(to: deviceNext[li][node < peer ? 0 : 1])
+        }
         outbox.clear()
         engines[i].start(now: now, outbox: outbox)
         collect(i)
