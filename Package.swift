@@ -54,7 +54,9 @@ var targets: [Target] = [
         name: "AKRPDevice",
         dependencies: ["AKRPEngine", "AKRPKeySource", "CLibUSB", "CLibUDev", "CAKRPDeviceShims"],
         swiftSettings: strict),
-    .testTarget(name: "AKRPKeySourceTests", dependencies: ["AKRPEngine", "AKRPKeySource"], swiftSettings: strict),
+    .testTarget(
+        name: "AKRPKeySourceTests", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPSimulation"],
+        swiftSettings: strict),
     .testTarget(
         name: "AKRPDeviceTests", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], swiftSettings: strict),
     .executableTarget(

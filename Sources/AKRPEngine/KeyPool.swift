@@ -198,7 +198,6 @@ public final class KeyPool {
         var lost = 0
         if index > tail {
             // The device lost units (or resumed past a resync point): they can never be used here.
-            guard index - head < UInt64(capacity) &* 4 else { throw .outOfOrder(expected: tail, got: index) }
             if index <= windowEnd {
                 var i = tail
                 while i < index {

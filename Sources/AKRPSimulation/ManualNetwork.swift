@@ -156,6 +156,15 @@ public final class ManualNetwork {
         }
     }
 
+    /// Runs `body` against the engine of `node` (e.g. a key source delivering into its pool) and routes
+    /// what it produced into the network.
+    public func perform(at node: NodeID, _ body: (Engine, Outbox) -> Void) {
+        let i = topology.index(of: node)!
+        outbox.clear()
+        body(engines[i], outbox)
+        collect(i)
+    }
+
     /// Asks `source` for a key to `destination`.
     public func request(from source: NodeID, to destination: NodeID, units: Int) throws(RequestError) -> RequestID {
         let i = topology.index(of: source)!
