@@ -30,10 +30,7 @@ extension Engine {
         }
         sessions[s].peerIncarnation = m.incarnation
         sessions[s].receiveSequence = m.sequence
-        let start = max(sessions[s].resumeMine, m.index)
-        counters.unitsDiscarded += UInt64(pools[s].skip(to: start))
-        sessions[s].peerWindowEnd = 0
-        sessions[s].up = true
+        bringUp(s, peerResume: m.index)
         var r = Message(kind: .resync)
         r.index = sessions[s].resumeMine
         send(&r, s, outbox)
@@ -46,6 +43,14 @@ extension Engine {
         let here = pool.started ? max(pool.tail, pool.referencedEnd) : 0
         sessions[s].resumeMine = sessions[s].resumeSet ? max(sessions[s].resumeMine, here) : here
         sessions[s].resumeSet = true
+    }
+
+    /// Both resume indices are known: skip the pool past both and bring the link up.
+    func bringUp(_ s: Int, peerResume: UInt64) {
+        let start = max(sessions[s].resumeMine, peerResume)
+        counters.unitsDiscarded += UInt64(pools[s].skip(to: start))
+        sessions[s].peerWindowEnd = 0
+        sessions[s].up = true
     }
 
     func handleResync(_ m: Message, _ s: Int, now: Nanoseconds, outbox: Outbox) {
@@ -64,10 +69,7 @@ extension Engine {
             sessions[s].peerIncarnation = m.incarnation
             sessions[s].receiveSequence = m.sequence
         }
-        let start = max(sessions[s].resumeMine, m.index)
-        counters.unitsDiscarded += UInt64(pools[s].skip(to: start))
-        sessions[s].peerWindowEnd = 0
-        sessions[s].up = true
+        bringUp(s, peerResume: m.index)
     }
 
     /// The neighbour of session `s` restarted: discard every unit of the link that is not consumed
