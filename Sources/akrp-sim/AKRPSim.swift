@@ -14,11 +14,19 @@ struct AKRPSim: ParsableCommand {
 
 struct Chaos: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Deterministic simulation testing: run seeds with faults, check the invariants.")
+        abstract: "Deterministic simulation testing: run seeds with faults, check the invariants.",
+        discussion: """
+            Each seed builds a random topology and workload and runs real engines under a seeded scheduler \
+            that delays, reorders, duplicates and drops messages, drops connections, crashes and restarts \
+            nodes and stalls key delivery; the five invariants of docs/PROTOCOL.md are checked. The last \
+            line is "N seeds, V invariant violations"; the exit status is 1 when V > 0. A failing seed \
+            prints the command that replays it.
+            """)
 
     @Option(help: "Number of seeds to run.") var seeds: Int = 100
     @Option(name: .customLong("first-seed"), help: "First seed.") var firstSeed: UInt64 = 1
     @Flag(help: "Print one line per seed.") var verbose = false
+    @Flag(help: "Print one JSON object per seed (JSON lines), then a summary object.") var json = false
 
     func validate() throws {
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
@@ -26,21 +34,33 @@ struct Chaos: ParsableCommand {
 
     func run() throws {
         var violations = 0
+        let progress = ProgressLine(total: seeds, label: "seeds")
         for k in 0..<seeds {
             let seed = firstSeed &+ UInt64(k)
             let r = ChaosRun(seed: seed).run()
+            violations += r.violations.count
+            progress.update(k + 1)
+            if json {
+                let list = r.violations.map { "\"\(jsonEscaped("\($0)"))\"" }.joined(separator: ",")
+                print(
+                    "{\"seed\":\(seed),\"nodes\":\(r.nodes),\"links\":\(r.links),\"paths\":\(r.paths),\"fault_free\":\(r.faultFree),\"requests\":\(r.requests),\"accepted\":\(r.accepted),\"delivered_both_ends\":\(r.deliveredBothEnds),\"crashes\":\(r.crashes),\"dropped_messages\":\(r.droppedMessages),\"duplicated_messages\":\(r.duplicatedMessages),\"connection_drops\":\(r.connectionDrops),\"stalls\":\(r.stalls),\"conflicts_resolved\":\(r.conflictsResolved),\"units_yielded\":\(r.unitsYielded),\"units_discarded\":\(r.unitsDiscarded),\"steps\":\(r.steps),\"violations\":[\(list)],\"replay\":\"\(r.replayCommand)\"}"
+                )
+                continue
+            }
             if verbose || !r.violations.isEmpty {
                 print(
                     "seed \(seed): \(r.nodes) nodes \(r.links) links paths=\(r.paths) faultFree=\(r.faultFree) requests=\(r.requests) accepted=\(r.accepted) delivered=\(r.deliveredBothEnds) crashes=\(r.crashes) dropped=\(r.droppedMessages) conflicts=\(r.conflictsResolved) yielded=\(r.unitsYielded) discarded=\(r.unitsDiscarded) steps=\(r.steps)"
                 )
             }
             for v in r.violations { print("  \(v)") }
-            if !r.violations.isEmpty {
-                violations += r.violations.count
-                print("  replay: \(r.replayCommand)")
-            }
+            if !r.violations.isEmpty { print("  replay: \(r.replayCommand)") }
         }
-        print("\(seeds) seeds, \(violations) invariant violations")
+        progress.finish()
+        if json {
+            print("{\"seeds\":\(seeds),\"invariant_violations\":\(violations)}")
+        } else {
+            print("\(seeds) seeds, \(violations) invariant violations")
+        }
         if violations > 0 { throw ExitCode(1) }
     }
 }
@@ -49,12 +69,65 @@ struct Explore: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Exhaustively explore two requests reserving from opposite ends of a 3-node line.")
 
+    @Flag(help: "Print the result as JSON.") var json = false
+
     func run() throws {
         let r = OppositeReservationsModel().explore()
-        print("states \(r.states), transitions \(r.transitions), final states \(r.terminals) (\(r.terminalsWithConflict) with a CD&R conflict), max depth \(r.maxDepth)")
-        for v in r.violations.prefix(10) { print("  \(v)") }
-        print("\(r.violations.count) invariant violations")
+        if json {
+            let list = r.violations.prefix(10).map { "\"\(jsonEscaped($0))\"" }.joined(separator: ",")
+            print(
+                "{\"states\":\(r.states),\"transitions\":\(r.transitions),\"final_states\":\(r.terminals),\"final_states_with_conflict\":\(r.terminalsWithConflict),\"max_depth\":\(r.maxDepth),\"invariant_violations\":\(r.violations.count),\"first_violations\":[\(list)]}"
+            )
+        } else {
+            print("states \(r.states), transitions \(r.transitions), final states \(r.terminals) (\(r.terminalsWithConflict) with a CD&R conflict), max depth \(r.maxDepth)")
+            for v in r.violations.prefix(10) { print("  \(v)") }
+            print("\(r.violations.count) invariant violations")
+        }
         if !r.violations.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// Escapes a string for a JSON string literal.
+func jsonEscaped(_ s: String) -> String {
+    var out = ""
+    for c in s.unicodeScalars {
+        switch c {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        default:
+            if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
+        }
+    }
+    return out
+}
+
+/// A one-line progress display on standard error, shown only when standard error is a terminal.
+final class ProgressLine {
+    let total: Int
+    let label: String
+    let enabled = isatty(STDERR_FILENO) != 0
+    private var last = -1
+
+    init(total: Int, label: String) {
+        self.total = total
+        self.label = label
+    }
+
+    func update(_ done: Int) {
+        guard enabled, total > 0 else { return }
+        let percent = done * 100 / total
+        guard percent != last else { return }
+        last = percent
+        let width = 30
+        let filled = width * done / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) \(label)".utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\n".utf8))
     }
 }
 
