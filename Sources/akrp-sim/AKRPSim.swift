@@ -41,7 +41,7 @@ struct Chaos: ParsableCommand {
             violations += r.violations.count
             progress.update(k + 1)
             if json {
-                let list = r.violations.map { "\"\(jsonEscaped("\($0)"))\"" }.joined(separator: ",")
+                let list = r.violations.map { jsonString("\($0)") }.joined(separator: ",")
                 print(
                     "{\"seed\":\(seed),\"nodes\":\(r.nodes),\"links\":\(r.links),\"paths\":\(r.paths),\"fault_free\":\(r.faultFree),\"requests\":\(r.requests),\"accepted\":\(r.accepted),\"delivered_both_ends\":\(r.deliveredBothEnds),\"crashes\":\(r.crashes),\"dropped_messages\":\(r.droppedMessages),\"duplicated_messages\":\(r.duplicatedMessages),\"connection_drops\":\(r.connectionDrops),\"stalls\":\(r.stalls),\"conflicts_resolved\":\(r.conflictsResolved),\"units_yielded\":\(r.unitsYielded),\"units_discarded\":\(r.unitsDiscarded),\"steps\":\(r.steps),\"violations\":[\(list)],\"replay\":\"\(r.replayCommand)\"}"
                 )
@@ -74,7 +74,7 @@ struct Explore: ParsableCommand {
     func run() throws {
         let r = OppositeReservationsModel().explore()
         if json {
-            let list = r.violations.prefix(10).map { "\"\(jsonEscaped($0))\"" }.joined(separator: ",")
+            let list = r.violations.prefix(10).map { jsonString($0) }.joined(separator: ",")
             print(
                 "{\"states\":\(r.states),\"transitions\":\(r.transitions),\"final_states\":\(r.terminals),\"final_states_with_conflict\":\(r.terminalsWithConflict),\"max_depth\":\(r.maxDepth),\"invariant_violations\":\(r.violations.count),\"first_violations\":[\(list)]}"
             )
@@ -85,21 +85,6 @@ struct Explore: ParsableCommand {
         }
         if !r.violations.isEmpty { throw ExitCode(1) }
     }
-}
-
-/// Escapes a string for a JSON string literal.
-func jsonEscaped(_ s: String) -> String {
-    var out = ""
-    for c in s.unicodeScalars {
-        switch c {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        default:
-            if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
-        }
-    }
-    return out
 }
 
 /// A one-line progress display on standard error, shown only when standard error is a terminal.

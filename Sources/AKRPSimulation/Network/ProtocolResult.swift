@@ -191,7 +191,8 @@ func jsonNumber(_ v: Double) -> String {
     return "\(scaled)"
 }
 
-func jsonString(_ s: String) -> String {
+/// A JSON string literal (quoted and escaped) for `s`.
+public func jsonString(_ s: String) -> String {
     var out = "\""
     for ch in s.unicodeScalars {
         switch ch {
