@@ -460,7 +460,7 @@ extension Engine {
         guard due > now &+ configuration.yieldMargin else { return 0 }
         let pool = pools[s]
         let units = records[slot].outUnits
-        guard let last = units.last, pool.head < pool.tail, units.unit(at: 0)! < pool.tail else { return 0 }
+        guard let first = units.unit(at: 0), first < pool.tail else { return 0 }
         let size = units.unitCount
         var picked = InlineArray<256, UInt64>(repeating: 0)
         var n = 0
@@ -497,7 +497,6 @@ extension Engine {
             do throws(UnitRunsError) { try runs.append(picked[i]) } catch { return 0 }
             i += 1
         }
-        _ = last
         let tk = token(slot)
         i = 0
         while i < n {
