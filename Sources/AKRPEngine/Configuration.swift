@@ -49,6 +49,10 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var yieldAtCommit: Bool = true
     /// How far in the future a request's completion must be before its delivered units are yielded.
     public var yieldMargin: Nanoseconds = 20_000_000
+    /// ETAs of future units assume each key block comes `etaDeviations` typical deviations later than the
+    /// smoothed period (0 = the smoothed period). Larger values admit fewer requests that would finish
+    /// late: lower latency, lower throughput (see docs/SIMULATOR.md).
+    public var etaDeviations: Double = 0
 
     public init() {}
 
@@ -68,6 +72,9 @@ public struct EngineConfiguration: Sendable, Equatable {
         if outboxCapacity < 16 { throw .invalid(field: "outboxCapacity", reason: "must be at least 16") }
         if eventCapacity < 16 { throw .invalid(field: "eventCapacity", reason: "must be at least 16") }
         if paths < 1 || paths > 4 { throw .invalid(field: "paths", reason: "must be 1…4") }
+        if !(etaDeviations >= 0 && etaDeviations <= 10) {
+            throw .invalid(field: "etaDeviations", reason: "must be 0…10")
+        }
         if maxNeighbours < 1 { throw .invalid(field: "maxNeighbours", reason: "must be at least 1") }
     }
 }

@@ -417,7 +417,9 @@ public final class Engine {
         if sessions[s].deliveries >= 4 && sessions[s].blockUnits >= 1 {
             // Key arrives in blocks: the unit comes with the k-th next block.
             let k = (ahead / sessions[s].blockUnits).rounded(.up)
-            let at = Double(sessions[s].lastDeliveryAt) + k * sessions[s].blockPeriod
+            // Optionally plan with a late block: the period plus some of its typical deviation.
+            let period = sessions[s].blockPeriod + configuration.etaDeviations * sessions[s].blockDeviation
+            let at = Double(sessions[s].lastDeliveryAt) + k * period
             return max(now, Nanoseconds(min(at, 1e18)))
         }
         return now &+ Nanoseconds(min(ahead * sessions[s].unitInterval, 1e18))
@@ -433,6 +435,7 @@ public final class Engine {
                 sessions[s].blockPeriod = interval
                 sessions[s].blockUnits = Double(n)
             } else {
+                sessions[s].blockDeviation += 0.2 * (abs(interval - sessions[s].blockPeriod) - sessions[s].blockDeviation)
                 sessions[s].blockPeriod += 0.2 * (interval - sessions[s].blockPeriod)
                 sessions[s].blockUnits += 0.2 * (Double(n) - sessions[s].blockUnits)
             }
@@ -458,7 +461,8 @@ public final class Engine {
         guard deadline > now else { return pool.tail }
         var span: Double
         if sessions[s].deliveries >= 4 && sessions[s].blockUnits >= 1 && sessions[s].blockPeriod > 0 {
-            let blocks = (Double(deadline) - Double(sessions[s].lastDeliveryAt)) / sessions[s].blockPeriod
+            let period = sessions[s].blockPeriod + configuration.etaDeviations * sessions[s].blockDeviation
+            let blocks = (Double(deadline) - Double(sessions[s].lastDeliveryAt)) / period
             span = blocks.rounded(.down) * sessions[s].blockUnits
         } else {
             span = Double(deadline - now) / sessions[s].unitInterval

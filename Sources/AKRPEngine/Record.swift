@@ -90,6 +90,8 @@ struct Session {
     /// between deliveries (ns) and units per delivery. Used for ETAs once `deliveries >= 4`.
     var lastDeliveryAt: Nanoseconds = 0
     var blockPeriod: Double = 0
+    /// Smoothed absolute deviation of the period (ns): ETAs plan for a late block.
+    var blockDeviation: Double = 0
     var blockUnits: Double = 0
     var deliveries: UInt32 = 0
 }
