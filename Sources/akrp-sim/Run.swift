@@ -25,6 +25,10 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("pool-capacity"), help: "Key pool units per link end.") var poolCapacity = 4096
     @Option(help: "AKRP records per node.") var records = 1024
     @Option(name: .customLong("budget-ms"), help: "AKRP latency budget, ms.") var budgetMs: Double = 2000
+    @Option(
+        name: .customLong("eta-deviations"),
+        help: "AKRP ETAs plan for key blocks this many typical deviations late (0…10).")
+    var etaDeviations: Double = 0
     @Option(name: .customLong("link-state-ms"), help: "AKRP link-state interval, ms (0 = off).") var linkStateMs: Double = 200
     @Option(name: .customLong("processing-us"), help: "Processing time per message per node, µs.") var processingUs: Double = 50
     @Option(name: .customLong("bound-bps"), help: "Flow bound (bit/s) from tools/flow-bound.py; default: computed here.")
@@ -45,6 +49,7 @@ struct Run: ParsableCommand {
         guard ["blocks", "fluid"].contains(delivery) else { throw ValidationError("--delivery must be blocks or fluid") }
         guard jitter >= 0 && jitter < 1 else { throw ValidationError("--jitter must be in [0, 1)") }
         guard blockPeriod > 0 else { throw ValidationError("--block-period must be positive") }
+        guard etaDeviations >= 0 && etaDeviations <= 10 else { throw ValidationError("--eta-deviations must be 0…10") }
         guard WorkloadKind(rawValue: workload) != nil else { throw ValidationError("--workload must be poisson, ppbp or hotspot") }
         _ = try protocolList()
         _ = try routingList()
@@ -148,6 +153,7 @@ struct Run: ParsableCommand {
             s.recordCapacity = records
             s.sourceCapacity = min(256, records)
             s.latencyBudget = UInt64(budgetMs * 1e6)
+            s.etaDeviations = etaDeviations
             s.linkStateInterval = UInt64(linkStateMs * 1e6)
             s.processing = UInt64(processingUs * 1e3)
             s.load = rate == nil ? x : 0

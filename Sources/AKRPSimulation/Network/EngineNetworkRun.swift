@@ -69,6 +69,7 @@ public final class EngineNetworkRun {
         c.sourceCapacity = scenario.sourceCapacity
         c.accumulatorCapacity = min(128, scenario.recordCapacity)
         c.latencyBudget = scenario.latencyBudget
+        c.etaDeviations = scenario.etaDeviations
         c.keyAwareRouting = routing == .keyAware
         // Link-state flooding only serves key-aware routing.
         c.linkStateInterval = routing == .keyAware ? scenario.linkStateInterval : 0
