@@ -53,6 +53,10 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// smoothed period (0 = the smoothed period). Larger values admit fewer requests that would finish
     /// late: lower latency, lower throughput (see docs/SIMULATOR.md).
     public var etaDeviations: Double = 0
+    /// Own delivered units per link that requests never take, so that frames can always be authenticated
+    /// with pool key (`Engine.takeAuthenticationKey`). 0 when the shell does not authenticate frames
+    /// (simulations); a box that authenticates its frames should keep a few (e.g. 16).
+    public var authenticationReserve: Int = 0
 
     public init() {}
 
@@ -72,6 +76,9 @@ public struct EngineConfiguration: Sendable, Equatable {
         if outboxCapacity < 16 { throw .invalid(field: "outboxCapacity", reason: "must be at least 16") }
         if eventCapacity < 16 { throw .invalid(field: "eventCapacity", reason: "must be at least 16") }
         if paths < 1 || paths > 4 { throw .invalid(field: "paths", reason: "must be 1…4") }
+        if authenticationReserve < 0 || authenticationReserve >= poolCapacity {
+            throw .invalid(field: "authenticationReserve", reason: "must be 0…poolCapacity-1")
+        }
         if !(etaDeviations >= 0 && etaDeviations <= 10) {
             throw .invalid(field: "etaDeviations", reason: "must be 0…10")
         }

@@ -20,6 +20,9 @@ public struct EngineCounters: Sendable, Equatable {
     public var peerRestarts: UInt64 = 0
     public var leaseExpiries: UInt64 = 0
     public var abortsSent: UInt64 = 0
+    /// Key units spent authenticating frames sent to / accepted from neighbours (one unit per frame).
+    public var authenticationUnitsSent: UInt64 = 0
+    public var authenticationUnitsReceived: UInt64 = 0
     /// Delivered units a committed request yielded (moving to later units) to requests that can use them now.
     public var unitsYielded: UInt64 = 0
     /// Units found not bound to the consuming request at consumption time, and committed unit lists a

@@ -15,11 +15,17 @@ extension Engine {
         var own = pool.nextAvailable(from: pool.head, owned: true, limit: limit)
         var other =
             configuration.borrowing ? pool.nextAvailable(from: pool.head, owned: false, limit: min(limit, pool.tail)) : nil
+        // The first own delivered units stay free for authenticating frames.
+        var reserved = 0
         while n < count {
             if let o = own, other == nil || o < other! {
+                own = pool.nextAvailable(from: o + 1, owned: true, limit: limit)
+                if o < pool.tail && reserved < configuration.authenticationReserve {
+                    reserved += 1
+                    continue
+                }
                 picked[n] = o
                 n += 1
-                own = pool.nextAvailable(from: o + 1, owned: true, limit: limit)
             } else if let t = other {
                 picked[n] = t
                 n += 1
@@ -237,7 +243,13 @@ extension Engine {
             // Never past the window the upstream end can track: it would have to refuse them.
             let limit = min(indexLimit(s, deadline: deadline, now: now), peerLimit(s))
             var o = pool.nextAvailable(from: pool.head, owned: true, limit: limit)
+            var reserved = 0
             while n < size, let u = o {
+                if u < pool.tail && reserved < configuration.authenticationReserve {
+                    reserved += 1
+                    o = pool.nextAvailable(from: u + 1, owned: true, limit: limit)
+                    continue
+                }
                 pool.hold(u, holder: token(slot), as: .bound)
                 picked[n] = u
                 n += 1

@@ -273,6 +273,29 @@ public final class KeyPool {
         advanceHead(limit: tail)
     }
 
+    /// Copies the bytes of a delivered unit into `target` (at least `unitSize` bytes) without changing
+    /// its state. Returns false when the unit is not delivered or not tracked.
+    public func copy(_ index: UnitIndex, into target: UnsafeMutableRawBufferPointer) -> Bool {
+        guard inWindow(index), index < tail, target.count >= unitSize else { return false }
+        target.baseAddress!.copyMemory(from: bytes.baseAddress! + slot(index) * unitSize, byteCount: unitSize)
+        return true
+    }
+
+    /// Marks a unit used to authenticate a frame: consumed, wiped, never used again.
+    public func discardForAuthentication(_ index: UnitIndex) {
+        guard inWindow(index) else { return }
+        let s = slot(index)
+        let st = states[s]
+        guard st != UnitState.consumed.rawValue && st != UnitState.discarded.rawValue else { return }
+        if st == UnitState.proposed.rawValue || st == UnitState.bound.rawValue { heldUnits -= 1 }
+        if st == UnitState.available.rawValue && index < tail { availableDelivered -= 1 }
+        states[s] = UnitState.consumed.rawValue
+        holders[s] = 0
+        consumedUnits += 1
+        if index < tail { wipeSlot(s) }
+        advanceHead(limit: tail)
+    }
+
     /// Whether `index` is delivered and bound to `holder`, so that ``consume(_:holder:xorInto:at:)`` will use it.
     @inline(__always)
     public func isConsumable(_ index: UnitIndex, holder: UInt32) -> Bool {

@@ -86,6 +86,10 @@ struct Session {
     /// One past the last unit the peer's pool can track, as last announced by the peer (0 = unknown).
     /// It only grows: units below it are never past the peer's window.
     var peerWindowEnd: UInt64 = 0
+    /// Index of the last own unit that keyed a frame sent to the peer, and of the last peer unit that
+    /// keyed a frame accepted from it (authentication key is used in increasing index order).
+    var authenticationSent: UInt64 = 0
+    var authenticationReceived: UInt64 = 0
     /// Observed delivery pattern of the link's key (smoothed): time of the last delivery, period
     /// between deliveries (ns) and units per delivery. Used for ETAs once `deliveries >= 4`.
     var lastDeliveryAt: Nanoseconds = 0

@@ -25,6 +25,8 @@ public struct ProtocolResult: Sendable {
     public var keyDiscardedBits = 0
     public var consumedPerDeliveredBit = 0.0
     public var authenticationBits = 0
+    /// Link key consumed per delivered bit, authentication of every frame included.
+    public var consumedPerDeliveredBitWithAuthentication = 0.0
     public var latencyMean = 0.0
     public var latencyP50 = 0.0
     public var latencyP99 = 0.0
@@ -123,6 +125,11 @@ public struct ProtocolResult: Sendable {
         boundThroughputBps = s.boundBitsPerSecond
         boundRatio = s.boundBitsPerSecond > 0 ? throughputBps / s.boundBitsPerSecond : 0
         messages = c.messages
+        // Every frame between neighbours is authenticated with one key unit of its sender's pool
+        // (pool-keyed Wegman–Carter, docs/WIRE.md): the same charge for every protocol.
+        authenticationBits = Int(messages) * s.unitBits
+        consumedPerDeliveredBitWithAuthentication =
+            deliveredBits > 0 ? Double(keyConsumedBits + authenticationBits) / Double(deliveredBits) : 0
     }
 
     static func quantile(_ sorted: [Double], _ q: Double) -> Double {
@@ -155,6 +162,7 @@ public struct ProtocolResult: Sendable {
         w.add("key_discarded_bits", keyDiscardedBits)
         w.add("consumed_per_delivered_bit", consumedPerDeliveredBit)
         w.add("authentication_bits", authenticationBits)
+        w.add("consumed_per_delivered_bit_with_authentication", consumedPerDeliveredBitWithAuthentication)
         w.addRaw(
             "latency_ms",
             "{\"mean\":\(jsonNumber(latencyMean)),\"p50\":\(jsonNumber(latencyP50)),\"p99\":\(jsonNumber(latencyP99)),\"max\":\(jsonNumber(latencyMax))}"
