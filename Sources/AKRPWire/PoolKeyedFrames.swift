@@ -7,7 +7,7 @@ public import AKRPEngine
 /// The engine chooses and accounts the key (`Engine.takeAuthenticationKey(toward:into:)` when sending,
 /// `Engine.authenticationKey(from:index:into:)` and `consumeAuthenticationKey(from:index:)` when
 /// receiving); this type only computes and checks tags. Since every frame has a fresh `r` and `s`, a
-/// forgery succeeds with probability at most ⌈L/16⌉·2^-106 for an L-byte frame, and nothing is learnt
+/// forgery succeeds with probability at most 8⌈L/16⌉·2^-106 for an L-byte frame, and nothing is learnt
 /// across frames. Replay and reordering are refused because the indices strictly increase.
 public enum PoolKeyedFrames {
     /// Encodes `message` (whose `sequence` must be the key unit's index) and writes its tag with `key`
