@@ -260,17 +260,23 @@ public final class KeyPool {
 
     /// Burns a unit: it is never used. Delivered bytes are wiped.
     public func discard(_ index: UnitIndex) {
-        guard inWindow(index) else { return }
+        if retire(index, as: .discarded) { discardedUnits += 1 }
+    }
+
+    /// Moves a unit that is not yet consumed or discarded to `state` (consumed or discarded), wiping
+    /// delivered bytes and keeping the counters right. Returns whether it changed.
+    private func retire(_ index: UnitIndex, as state: UnitState) -> Bool {
+        guard inWindow(index) else { return false }
         let s = slot(index)
         let old = states[s]
-        guard old != UnitState.consumed.rawValue && old != UnitState.discarded.rawValue else { return }
+        guard old != UnitState.consumed.rawValue && old != UnitState.discarded.rawValue else { return false }
         if old == UnitState.proposed.rawValue || old == UnitState.bound.rawValue { heldUnits -= 1 }
         if old == UnitState.available.rawValue && index < tail { availableDelivered -= 1 }
-        states[s] = UnitState.discarded.rawValue
+        states[s] = state.rawValue
         holders[s] = 0
-        discardedUnits += 1
         if index < tail { wipeSlot(s) }
         advanceHead(limit: tail)
+        return true
     }
 
     /// Copies the bytes of a delivered unit into `target` (at least `unitSize` bytes) without changing
@@ -283,17 +289,7 @@ public final class KeyPool {
 
     /// Marks a unit used to authenticate a frame: consumed, wiped, never used again.
     public func discardForAuthentication(_ index: UnitIndex) {
-        guard inWindow(index) else { return }
-        let s = slot(index)
-        let st = states[s]
-        guard st != UnitState.consumed.rawValue && st != UnitState.discarded.rawValue else { return }
-        if st == UnitState.proposed.rawValue || st == UnitState.bound.rawValue { heldUnits -= 1 }
-        if st == UnitState.available.rawValue && index < tail { availableDelivered -= 1 }
-        states[s] = UnitState.consumed.rawValue
-        holders[s] = 0
-        consumedUnits += 1
-        if index < tail { wipeSlot(s) }
-        advanceHead(limit: tail)
+        if retire(index, as: .consumed) { consumedUnits += 1 }
     }
 
     /// Whether `index` is delivered and bound to `holder`, so that ``consume(_:holder:xorInto:at:)`` will use it.
