@@ -38,6 +38,17 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var abortAttempts: Int = 3
     /// Interval of link-state announcements; 0 disables them.
     public var linkStateInterval: Nanoseconds = 200_000_000
+    /// Until a link's delivery pattern is known (four deliveries observed), ETAs of future units assume
+    /// the link's nominal rate as a smooth flow. That is optimistic for devices that deliver key in
+    /// blocks seconds apart: set this to `false` to admit only delivered key on such a link until its
+    /// pattern is known, so that the latency budget holds from the first request.
+    public var nominalRateBeforePattern: Bool = true
+    /// Detour admission (trunk reservation): a path with more hops than the direct (least-delay) path may
+    /// only take key that arrives within this many nanoseconds of the request's arrival, so that under
+    /// overload detours use spare key and do not take key that direct requests would have used at a lower
+    /// cost per delivered bit. `nil` = the full latency budget (no detour restriction); a value above
+    /// `latencyBudget` acts as `latencyBudget`.
+    public var detourBudget: Nanoseconds? = 250_000_000
     /// Use key-aware path costs (link-state levels) instead of plain delay.
     public var keyAwareRouting: Bool = true
     /// Conflict detection and resolution: when false, an end never borrows the other end's units

@@ -10,6 +10,8 @@ public struct EngineCounters: Sendable, Equatable {
     public var branchesLaunched: UInt64 = 0
     public var branchesReleased: UInt64 = 0
     public var reroutes: UInt64 = 0
+    /// Branches launched on a path longer than the direct one, limited to `detourBudget`.
+    public var detourBranches: UInt64 = 0
     /// Units whose owner's binding overrode a local proposal or binding (CD&R conflicts).
     public var conflictsResolved: UInt64 = 0
     /// Units the downstream end replaced with its own (CD&R substitutions).

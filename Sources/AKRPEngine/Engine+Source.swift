@@ -20,6 +20,10 @@ extension Engine {
         m.path = path
         m.size = sources[src].size
         m.time = sources[src].deadline
+        if let detour = configuration.detourBudget, path.hops > Int(sources[src].directHops) {
+            m.time = min(m.time, sources[src].arrival &+ detour)
+            counters.detourBranches += 1
+        }
         guard let slot = allocateRecord(m, position: 0) else {
             return branchFailed(request, branch: UInt8(b), reason: .tableFull, now: now, outbox: outbox)
         }

@@ -209,6 +209,7 @@ public final class Engine {
             sourceSlots.give(slot)
             throw .noRoute
         }
+        includeDirectPath(&src, units: units, want: want)
         guard sourceIndex.insert(id, 0, slot: slot) else {
             sourceSlots.give(slot)
             throw .tableFull
@@ -226,6 +227,35 @@ public final class Engine {
             launchBranch(slot, path: 0, now: now, outbox: outbox)
         }
         return id
+    }
+
+    /// Records the direct (least-delay) path's hop count, and makes sure the direct path is a candidate:
+    /// key-aware costs may rank only detours first, and a detour may take only spare key
+    /// (`EngineConfiguration.detourBudget`), so the direct path must remain to fall back on.
+    private func includeDirectPath(_ src: inout SourceRequest, units: Int, want: Int) {
+        var direct = InlineArray<4, Path>(repeating: Path())
+        if configuration.keyAwareRouting {
+            guard router.paths(from: node, to: src.destination, units: units, keyAware: false, count: 1, into: &direct) == 1
+            else {
+                src.directHops = src.paths[0].hops > 255 ? 255 : UInt8(src.paths[0].hops)
+                return
+            }
+        } else {
+            direct[0] = src.paths[0]
+        }
+        let hops = direct[0].hops
+        src.directHops = UInt8(hops)
+        var i = 0
+        while i < Int(src.pathCount) {
+            if src.paths[i].hops <= hops { return }
+            i += 1
+        }
+        if Int(src.pathCount) < min(4, max(want, 1)) {
+            src.paths[Int(src.pathCount)] = direct[0]
+            src.pathCount += 1
+        } else {
+            src.paths[Int(src.pathCount) - 1] = direct[0]
+        }
     }
 
     /// Stores key units delivered by the device of the link to `neighbour` and completes whatever
@@ -464,8 +494,10 @@ public final class Engine {
             let period = sessions[s].blockPeriod + configuration.etaDeviations * sessions[s].blockDeviation
             let blocks = (Double(deadline) - Double(sessions[s].lastDeliveryAt)) / period
             span = blocks.rounded(.down) * sessions[s].blockUnits
-        } else {
+        } else if configuration.nominalRateBeforePattern {
             span = Double(deadline - now) / sessions[s].unitInterval
+        } else {
+            return pool.tail
         }
         let ahead = span >= 1e15 ? UInt64(1e15) : (span > 0 ? UInt64(span) : 0)
         return min(pool.windowEnd, pool.tail &+ ahead)

@@ -57,6 +57,8 @@ struct SourceRequest {
     var decisionAt: Nanoseconds = .max
     var paths = InlineArray<4, Path>(repeating: Path())
     var pathCount: UInt8 = 0
+    /// Hops of the direct (least-delay) path; longer candidate paths are detours.
+    var directHops: UInt8 = 0
     /// Next candidate path to try (single path mode).
     var nextPath: UInt8 = 0
     var branchCount: UInt8 = 0

@@ -26,6 +26,10 @@ struct Run: ParsableCommand {
     @Option(help: "AKRP records per node.") var records = 1024
     @Option(name: .customLong("budget-ms"), help: "AKRP latency budget, ms.") var budgetMs: Double = 2000
     @Option(
+        name: .customLong("detour-budget-ms"),
+        help: "AKRP: a path longer than the direct one may only take key arriving within this many ms (off = whole budget).")
+    var detourBudgetMs = "250"
+    @Option(
         name: .customLong("eta-deviations"),
         help: "AKRP ETAs plan for key blocks this many typical deviations late (0…10).")
     var etaDeviations: Double = 0
@@ -49,6 +53,9 @@ struct Run: ParsableCommand {
         guard ["blocks", "fluid"].contains(delivery) else { throw ValidationError("--delivery must be blocks or fluid") }
         guard jitter >= 0 && jitter < 1 else { throw ValidationError("--jitter must be in [0, 1)") }
         guard blockPeriod > 0 else { throw ValidationError("--block-period must be positive") }
+        guard detourBudgetMs == "off" || (Double(detourBudgetMs).map { $0 >= 0 } ?? false) else {
+            throw ValidationError("--detour-budget-ms must be a number of milliseconds ≥ 0, or off")
+        }
         guard etaDeviations >= 0 && etaDeviations <= 10 else { throw ValidationError("--eta-deviations must be 0…10") }
         guard WorkloadKind(rawValue: workload) != nil else { throw ValidationError("--workload must be poisson, ppbp or hotspot") }
         _ = try protocolList()
@@ -154,6 +161,7 @@ struct Run: ParsableCommand {
             s.sourceCapacity = min(256, records)
             s.latencyBudget = UInt64(budgetMs * 1e6)
             s.etaDeviations = etaDeviations
+            s.detourBudget = detourBudgetMs == "off" ? nil : UInt64((Double(detourBudgetMs) ?? 250) * 1e6)
             s.linkStateInterval = UInt64(linkStateMs * 1e6)
             s.processing = UInt64(processingUs * 1e3)
             s.load = rate == nil ? x : 0

@@ -332,3 +332,74 @@ struct YieldTests {
         #expect(net.engine(NodeID(1)).counters.unitsYielded == 0)
     }
 }
+
+/// Admission rules: detours take only spare key; no future key before a link's delivery pattern is known.
+@Suite("Admission")
+struct AdmissionTests {
+    /// Square 1-2-3 (direct, 2 hops) and 1-4-5-3 (detour, 3 hops). Link 2-3 is too slow to deliver a unit
+    /// within the 2 s budget; the detour's links deliver one unit a second.
+    func detourNetwork(detourBudget: Nanoseconds?, detourKey: Int) throws -> (ManualNetwork, RequestID) {
+        func l(_ a: UInt32, _ b: UInt32, _ rate: Double) -> TopologyLink {
+            TopologyLink(a: NodeID(a), b: NodeID(b), unitsPerSecond: rate, delay: 1_000_000)
+        }
+        let t = try Topology(
+            nodes: (1...5).map { NodeID($0) },
+            links: [l(1, 2, 1000), l(2, 3, 0.1), l(1, 4, 1), l(4, 5, 1), l(5, 3, 1)])
+        var c = ProtocolScenarioTests.config()
+        c.keyAwareRouting = false
+        c.detourBudget = detourBudget
+        let net = try ManualNetwork(topology: t, configuration: c)
+        net.run()
+        net.supplyKey(link: LinkID(NodeID(1), NodeID(2)), count: 16)
+        if detourKey > 0 {
+            for link in [LinkID(NodeID(1), NodeID(4)), LinkID(NodeID(4), NodeID(5)), LinkID(NodeID(5), NodeID(3))] {
+                net.supplyKey(link: link, count: detourKey)
+            }
+        }
+        let id = try net.request(from: NodeID(1), to: NodeID(3), units: 1)
+        net.run()
+        return (net, id)
+    }
+
+    @Test("detour admission: a detour may not reserve future key beyond the detour budget")
+    func detourRefusesFutureKey() throws {
+        let (net, id) = try detourNetwork(detourBudget: 250_000_000, detourKey: 0)
+        #expect(net.failures[id] == .noKeyWithinBudget)
+        #expect(net.engine(NodeID(1)).counters.detourBranches == 1)
+        #expect(net.engines.allSatisfy { $0.heldUnits == 0 && $0.activeRecords == 0 })
+    }
+
+    @Test("detour admission off: the detour reserves future key within the whole budget")
+    func detourUnrestricted() throws {
+        let (net, id) = try detourNetwork(detourBudget: nil, detourKey: 0)
+        #expect(net.failures[id] == nil)
+        let accepted = net.events.first { $0.event.kind == .requestAccepted && $0.event.request == id }
+        #expect(accepted?.event.path.description == "1>4>5>3")
+        #expect(net.engine(NodeID(1)).counters.detourBranches == 0)
+    }
+
+    @Test("detour admission: a detour whose key is already delivered is taken at once")
+    func detourUsesSpareKey() throws {
+        let (net, id) = try detourNetwork(detourBudget: 250_000_000, detourKey: 4)
+        #expect(net.sourceKeys[id] != nil && net.sourceKeys[id] == net.destinationKeys[id])
+        let accepted = net.events.first { $0.event.kind == .requestAccepted && $0.event.request == id }
+        #expect(accepted?.event.path.description == "1>4>5>3")
+        #expect(net.checker.violations.isEmpty)
+    }
+
+    @Test("until a link's delivery pattern is known, only delivered key is admitted when nominal-rate ETAs are off")
+    func noFutureKeyBeforePattern() throws {
+        for nominal in [true, false] {
+            let net = try ProtocolScenarioTests().network(3, key: 0) { $0.nominalRateBeforePattern = nominal; $0.reroutes = 0 }
+            let id = try net.request(from: NodeID(1), to: NodeID(3), units: 2)
+            net.run()
+            if nominal {
+                #expect(net.failures[id] == nil)
+                #expect(net.engines.reduce(0) { $0 + $1.heldUnits } > 0)
+            } else {
+                #expect(net.failures[id] == .noKeyWithinBudget)
+                #expect(net.engines.allSatisfy { $0.heldUnits == 0 && $0.activeRecords == 0 })
+            }
+        }
+    }
+}

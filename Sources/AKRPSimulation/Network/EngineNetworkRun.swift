@@ -69,6 +69,8 @@ public final class EngineNetworkRun {
         c.sourceCapacity = scenario.sourceCapacity
         c.accumulatorCapacity = min(128, scenario.recordCapacity)
         c.latencyBudget = scenario.latencyBudget
+        c.nominalRateBeforePattern = false
+        c.detourBudget = scenario.detourBudget
         c.etaDeviations = scenario.etaDeviations
         c.keyAwareRouting = routing == .keyAware
         // Link-state flooding only serves key-aware routing.

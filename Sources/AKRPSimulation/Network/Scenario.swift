@@ -47,6 +47,8 @@ public struct Scenario: Sendable {
     public var processing: Nanoseconds = 50_000
     /// AKRP admission latency budget.
     public var latencyBudget: Nanoseconds = 2_000_000_000
+    /// AKRP detour admission (`EngineConfiguration.detourBudget`); `nil` lets detours use the whole budget.
+    public var detourBudget: Nanoseconds? = 250_000_000
     /// AKRP ETAs plan for blocks this many typical deviations late (`EngineConfiguration.etaDeviations`).
     public var etaDeviations: Double = 0
     /// AKRP link-state announcement interval (0 = off).
