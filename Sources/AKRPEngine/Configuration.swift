@@ -36,8 +36,13 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var retryInterval: Nanoseconds = 200_000_000
     /// Abort attempts before the units in doubt are discarded.
     public var abortAttempts: Int = 3
-    /// Interval of link-state announcements; 0 disables them.
-    public var linkStateInterval: Nanoseconds = 200_000_000
+    /// Longest interval between two link-state announcements of a link (a refresh); 0 disables link state.
+    public var linkStateInterval: Nanoseconds = 2_000_000_000
+    /// How often a node checks its links for a change worth announcing at once (triggered update): the
+    /// free level moved to another band (none, under 4 units, under 16, more). Key-aware path costs only
+    /// depend on the level when it is short of a request, so finer changes are not flooded. 0 = only the
+    /// periodic refresh.
+    public var linkStateCheckInterval: Nanoseconds = 100_000_000
     /// Until a link's delivery pattern is known (four deliveries observed), ETAs of future units assume
     /// the link's nominal rate as a smooth flow. That is optimistic for devices that deliver key in
     /// blocks seconds apart: set this to `false` to admit only delivered key on such a link until its

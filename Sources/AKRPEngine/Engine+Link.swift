@@ -100,13 +100,32 @@ extension Engine {
         }
     }
 
-    /// Floods the free level of this node's links.
+    /// The band of a free level that key-aware routing cares about: none, under 4 units, under 16, more.
+    @inline(__always)
+    func levelBand(_ level: Int) -> UInt8 {
+        level == 0 ? 0 : (level < 4 ? 1 : (level < 16 ? 2 : 3))
+    }
+
+    /// Floods the free level of the links whose low end this node is, when the level changed band since
+    /// the last announcement or the refresh interval passed. Both ends see the same key stream, so one
+    /// announcement per link is enough; with the bands, flooding costs a few frames (and their
+    /// authentication key) per change that matters instead of a steady stream.
     func announceLinkState(now: Nanoseconds, outbox: Outbox) {
         var i = 0
         while i < sessionCount {
-            let level = Double(pools[i].availableDelivered)
+            let available = pools[i].availableDelivered
+            let level = Double(available)
             let rate = 1e9 / sessions[i].unitInterval
             router.update(link: sessions[i].topologyIndex, level: level, rate: rate)
+            let band = levelBand(available)
+            let refresh = sessions[i].announcedBand == .max
+                || now >= sessions[i].announcedAt &+ configuration.linkStateInterval
+            guard sessions[i].link.low == node, refresh || band != sessions[i].announcedBand else {
+                i += 1
+                continue
+            }
+            sessions[i].announcedBand = band
+            sessions[i].announcedAt = now
             sessions[i].linkStateSerial &+= 1
             var m = Message(kind: .linkState)
             m.subject = sessions[i].link

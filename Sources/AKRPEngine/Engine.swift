@@ -320,7 +320,8 @@ public final class Engine {
         if configuration.linkStateInterval > 0 {
             if now >= nextLinkState {
                 announceLinkState(now: now, outbox: outbox)
-                nextLinkState = now &+ configuration.linkStateInterval
+                let check = configuration.linkStateCheckInterval
+                nextLinkState = now &+ (check > 0 ? min(check, configuration.linkStateInterval) : configuration.linkStateInterval)
             }
         }
         if pendingRetry { runAllPending(now: now, outbox: outbox) }

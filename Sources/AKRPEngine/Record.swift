@@ -85,6 +85,9 @@ struct Session {
     /// Nominal unit interval (ns per unit), from the configured rate.
     var unitInterval: Double
     var linkStateSerial: UInt32 = 0
+    /// Level band last announced for this link (`Engine.levelBand`), and when (triggered link state).
+    var announcedBand: UInt8 = .max
+    var announcedAt: Nanoseconds = 0
     /// One past the last unit the peer's pool can track, as last announced by the peer (0 = unknown).
     /// It only grows: units below it are never past the peer's window.
     var peerWindowEnd: UInt64 = 0

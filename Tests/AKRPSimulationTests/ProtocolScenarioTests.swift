@@ -403,3 +403,45 @@ struct AdmissionTests {
         }
     }
 }
+
+/// Link state: one announcement per link (its low end), sent when the free level changes band or the
+/// refresh interval passes.
+@Suite("Link-state announcements")
+struct LinkStateTests {
+    /// (origin, link) of the link-state messages waiting in the queues; the queues are then drained.
+    func originations(_ net: ManualNetwork) -> [String] {
+        var seen: [String] = []
+        for q in net.queues {
+            for f in q where f.message.kind == .linkState && f.message.hop == UInt8(Path.maxHops) {
+                seen.append("\(f.message.request.source.rawValue):\(f.message.subject.low.rawValue)-\(f.message.subject.high.rawValue)")
+            }
+        }
+        net.run()
+        return seen.sorted()
+    }
+
+    @Test("only the low end announces a link; a band change is announced at the next check, otherwise every refresh")
+    func triggered() throws {
+        var c = ProtocolScenarioTests.config()
+        c.linkStateInterval = 2_000_000_000
+        c.linkStateCheckInterval = 100_000_000
+        let net = try ManualNetwork(topology: ProtocolScenarioTests.line(3), configuration: c)
+        net.run()
+        for l in net.topology.links { net.supplyKey(link: l.id, count: 10) }
+        net.advance(by: 100_000_000)
+        // Each link once, by its low end (node 1 for 1-2, node 2 for 2-3), to every neighbour.
+        #expect(Set(originations(net)) == ["1:1-2", "2:2-3"])
+        net.advance(by: 100_000_000)
+        #expect(originations(net).isEmpty)
+        // 10 → 20 free units on 1-2: band "under 16" → "more".
+        net.supplyKey(link: LinkID(NodeID(1), NodeID(2)), count: 10)
+        net.advance(by: 100_000_000)
+        #expect(Set(originations(net)) == ["1:1-2"])
+        // More key within the same band: nothing until the refresh is due.
+        net.supplyKey(link: LinkID(NodeID(1), NodeID(2)), count: 10)
+        net.advance(by: 100_000_000)
+        #expect(originations(net).isEmpty)
+        net.advance(by: 2_000_000_000)
+        #expect(Set(originations(net)) == ["1:1-2", "2:2-3"])
+    }
+}
