@@ -37,7 +37,7 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// Abort attempts before the units in doubt are discarded.
     public var abortAttempts: Int = 3
     /// Longest interval between two link-state announcements of a link (a refresh); 0 disables link state.
-    public var linkStateInterval: Nanoseconds = 2_000_000_000
+    public var linkStateInterval: Nanoseconds = 10_000_000_000
     /// How often a node checks its links for a change worth announcing at once (triggered update): the
     /// free level moved to another band (none, under 4 units, under 16, more). Key-aware path costs only
     /// depend on the level when it is short of a request, so finer changes are not flooded. 0 = only the

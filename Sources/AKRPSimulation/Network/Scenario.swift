@@ -52,7 +52,7 @@ public struct Scenario: Sendable {
     /// AKRP ETAs plan for blocks this many typical deviations late (`EngineConfiguration.etaDeviations`).
     public var etaDeviations: Double = 0
     /// AKRP link-state announcement interval (0 = off).
-    public var linkStateInterval: Nanoseconds = 2_000_000_000
+    public var linkStateInterval: Nanoseconds = 10_000_000_000
     /// AKRP record table size per node.
     public var recordCapacity = 1024
     public var sourceCapacity = 256
