@@ -12,7 +12,7 @@ struct Run: ParsableCommand {
     @Option(help: "nsfnet | chain32 | grid:RxC | waxman:N | a topology file.") var topology = "nsfnet"
     @Option(help: "Comma-separated: \(ProtocolKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var protocols = "akrp,akrp-multipath,hop-by-hop,rsvp"
-    @Option(help: "Offered load relative to the flow bound: X, or a sweep A:B:STEP.") var load = "1.0"
+    @Option(help: "Offered load relative to the flow bound: X, a list X,Y,…, or a sweep A:B:STEP.") var load = "1.0"
     @Option(help: "Requests arrive during this many simulated seconds.") var duration: Double = 60
     @Option(help: "Simulated seconds after the last arrival for completions.") var drain: Double = 15
     @Option(help: "Seed of topology (waxman), workload and key streams.") var seed: UInt64 = 1
@@ -24,7 +24,10 @@ struct Run: ParsableCommand {
     @Option(help: "Block period jitter, fraction of the mean (0…0.99).") var jitter: Double = 0.5
     @Option(name: .customLong("pool-capacity"), help: "Key pool units per link end.") var poolCapacity = 4096
     @Option(help: "AKRP records per node.") var records = 1024
-    @Option(name: .customLong("budget-ms"), help: "AKRP latency budget, ms.") var budgetMs: Double = 2000
+    @Option(
+        name: .customLong("budget-ms"),
+        help: "AKRP latency budget, ms, or a comma list (e.g. 500,1000,2000): each AKRP protocol then runs once per budget, named protocol@Bms, and --plot draws the latency–throughput frontier.")
+    var budgetMs = "2000"
     @Option(
         name: .customLong("detour-budget-ms"),
         help: "AKRP: a path longer than the direct one may only take key arriving within this many ms (off = whole budget).")
@@ -47,6 +50,13 @@ struct Run: ParsableCommand {
     var scenarioOut: String?
     @Option(help: "Parallel runs (default: number of cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    /// The AKRP latency budgets of `--budget-ms`, ms (empty when malformed).
+    var budgets: [Double] {
+        let parts = budgetMs.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return [] }
+        return parts.map { $0! }
+    }
+
     func validate() throws {
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
         guard requestBits >= 1 && requestBits <= 64 * 256 else { throw ValidationError("--request-bits must be 1…16384") }
@@ -55,6 +65,9 @@ struct Run: ParsableCommand {
         guard blockPeriod > 0 else { throw ValidationError("--block-period must be positive") }
         guard detourBudgetMs == "off" || (Double(detourBudgetMs).map { $0 >= 0 } ?? false) else {
             throw ValidationError("--detour-budget-ms must be a number of milliseconds ≥ 0, or off")
+        }
+        guard !budgets.isEmpty else {
+            throw ValidationError("--budget-ms must be a positive number of milliseconds or a comma list of them, got '\(budgetMs)'")
         }
         guard etaDeviations >= 0 && etaDeviations <= 10 else { throw ValidationError("--eta-deviations must be 0…10") }
         guard WorkloadKind(rawValue: workload) != nil else { throw ValidationError("--workload must be poisson, ppbp or hotspot") }
@@ -78,10 +91,16 @@ struct Run: ParsableCommand {
     }
 
     func loads() throws -> [Double] {
+        let wrong = ValidationError("--load wants X, a list X,Y,… or A:B:STEP with 0 < A ≤ B and STEP > 0, got '\(load)'")
+        if load.contains(",") {
+            let list = load.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard list.allSatisfy({ ($0 ?? 0) > 0 }) else { throw wrong }
+            return list.map { $0! }
+        }
         let parts = load.split(separator: ":").map { Double($0) }
         if parts.count == 1, let x = parts[0], x > 0 { return [x] }
         guard parts.count == 3, let a = parts[0], let b = parts[1], let s = parts[2], a > 0, b >= a, s > 0 else {
-            throw ValidationError("--load wants X or A:B:STEP with 0 < A ≤ B and STEP > 0, got '\(load)'")
+            throw wrong
         }
         var out: [Double] = []
         var k = 0
@@ -159,7 +178,7 @@ struct Run: ParsableCommand {
             s.poolCapacity = poolCapacity
             s.recordCapacity = records
             s.sourceCapacity = min(256, records)
-            s.latencyBudget = UInt64(budgetMs * 1e6)
+            s.latencyBudget = UInt64(budgets[0] * 1e6)
             s.etaDeviations = etaDeviations
             s.detourBudget = detourBudgetMs == "off" ? nil : UInt64((Double(detourBudgetMs) ?? 250) * 1e6)
             s.linkStateInterval = UInt64(linkStateMs * 1e6)
@@ -169,10 +188,19 @@ struct Run: ParsableCommand {
             s.recordTrace = trace != nil
             scenarios.append(s)
         }
-        struct Task { var scenario: Int; var routing: RoutingPolicy; var kind: ProtocolKind }
+        struct Task { var scenario: Int; var routing: RoutingPolicy; var kind: ProtocolKind; var budget: Double? }
         var tasks: [Task] = []
+        let budgetList = budgets
         for (i, _) in scenarios.enumerated() {
-            for r in routings { for k in kinds { tasks.append(Task(scenario: i, routing: r, kind: k)) } }
+            for r in routings {
+                for k in kinds {
+                    if k.isEngine && budgetList.count > 1 {
+                        for b in budgetList { tasks.append(Task(scenario: i, routing: r, kind: k, budget: b)) }
+                    } else {
+                        tasks.append(Task(scenario: i, routing: r, kind: k, budget: nil))
+                    }
+                }
+            }
         }
         let state = RunState(count: tasks.count, interactive: interactive)
         let frozenScenarios = scenarios
@@ -184,9 +212,12 @@ struct Run: ParsableCommand {
                 let task = frozenTasks[t]
                 let begin = clock.now
                 do {
+                    var scenario = frozenScenarios[task.scenario]
+                    if let b = task.budget { scenario.latencyBudget = UInt64(b * 1e6) }
                     var out = try ProtocolRunner.run(
-                        task.kind, routing: task.routing, scenario: frozenScenarios[task.scenario], workload: workloadName,
+                        task.kind, routing: task.routing, scenario: scenario, workload: workloadName,
                         progress: { state.progress(worker: worker, fraction: $0) })
+                    if let b = task.budget { out.result.protocolName += "@\(Int(b))ms" }
                     let d = clock.now - begin
                     out.result.wallSeconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
                     state.finish(index: t, output: out)

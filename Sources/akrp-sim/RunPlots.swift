@@ -55,7 +55,40 @@ struct RunPlots {
                 ).write(toFile: "\(dir)/latency-cdf-\(r).svg", atomically: true, encoding: .utf8)
             }
         }
+        try writeFrontiers(to: dir, routings: routings)
         try summary(routings: routings, protocols: protocols).write(toFile: "\(dir)/summary.md", atomically: true, encoding: .utf8)
+    }
+
+    /// With several AKRP latency budgets (`--budget-ms A,B,…`): per routing and load, each AKRP protocol's
+    /// throughput against its p99 and mean latency over the budgets, with the baselines as single points.
+    /// A baseline point below and right of an AKRP curve is beaten on both at some budget.
+    func writeFrontiers(to dir: String, routings: [String]) throws {
+        guard results.contains(where: { $0.protocolName.contains("@") }) else { return }
+        for r in routings {
+            let rs = results.filter { $0.routing == r }
+            for load in Array(Set(rs.map(\.load))).sorted() {
+                let at = rs.filter { $0.load == load && $0.deliveredRequests > 0 }
+                var families: [String] = []
+                for x in at where !families.contains(x.protocolFamily) { families.append(x.protocolFamily) }
+                for (metric, name) in [("p99", "p99"), ("mean", "mean")] {
+                    func latency(_ x: ProtocolResult) -> Double { max(metric == "p99" ? x.latencyP99 : x.latencyMean, 0.1) }
+                    var series: [(String, [(Double, Double)])] = []
+                    var labels: [[String]] = []
+                    for f in families {
+                        let points = at.filter { $0.protocolFamily == f }
+                            .sorted { ($0.latencyBudgetMs ?? 0) < ($1.latencyBudgetMs ?? 0) }
+                        series.append((f, points.map { (latency($0), $0.throughputBps / 1000) }))
+                        labels.append(points.map { $0.protocolName.contains("@") ? "\(Int($0.latencyBudgetMs ?? 0))" : "" })
+                    }
+                    let file = "\(dir)/frontier-\(name)-\(r)-load\(String(format: "%.2f", load)).svg"
+                    try chart(
+                        title: "\(network.name), \(r), load \(String(format: "%.2f", load)): throughput vs \(name) latency (labels: AKRP budget, ms)",
+                        x: "\(name) relay latency (ms, log)", y: "throughput (kbit/s)", series: series, logY: false, logX: true,
+                        pointLabels: labels, zeroY: false
+                    ).write(toFile: file, atomically: true, encoding: .utf8)
+                }
+            }
+        }
     }
 
     func orderedProtocols() -> [String] {
@@ -89,14 +122,15 @@ struct RunPlots {
     /// A line chart as SVG.
     func chart(
         title: String, x: String, y: String, series: [(String, [(Double, Double)])], logY: Bool, logX: Bool = false,
-        pairStyle: Bool = false
+        pairStyle: Bool = false, pointLabels: [[String]] = [], zeroY: Bool = true
     ) -> String {
         let w = 760.0, h = 460.0, left = 70.0, right = 200.0, top = 40.0, bottom = 50.0
         let points = series.flatMap(\.1)
         func tx(_ v: Double) -> Double { logX ? log10(max(v, 1e-6)) : v }
         func ty(_ v: Double) -> Double { logY ? log10(max(v, 1e-6)) : v }
         var x0 = points.map { tx($0.0) }.min() ?? 0, x1 = points.map { tx($0.0) }.max() ?? 1
-        var y0 = logY ? (points.map { ty($0.1) }.min() ?? 0) : min(0, points.map(\.1).min() ?? 0)
+        var y0 = logY || !zeroY ? (points.map { ty($0.1) }.min() ?? 0) : min(0, points.map(\.1).min() ?? 0)
+        if !zeroY && !logY { y0 *= 0.97 }
         var y1 = points.map { ty($0.1) }.max() ?? 1
         if logX { x0 = floor(x0); x1 = ceil(x1) }
         if logY { y0 = floor(y0); y1 = ceil(y1) } else { y1 *= 1.05 }
@@ -106,16 +140,28 @@ struct RunPlots {
         func py(_ v: Double) -> Double { h - bottom - (ty(v) - y0) / (y1 - y0) * (h - top - bottom) }
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<text x=\"\(w / 2 - right / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">\(escape(title))</text>\n"
+        s += "<text x=\"\(left)\" y=\"22\" text-anchor=\"start\" font-size=\"13\">\(escape(title))</text>\n"
         s += "<line x1=\"\(left)\" y1=\"\(h - bottom)\" x2=\"\(w - right)\" y2=\"\(h - bottom)\" stroke=\"black\"/>\n"
         s += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(h - bottom)\" stroke=\"black\"/>\n"
         // Ticks.
+        // Log axes get ticks at 1, 2 and 5 times each power of ten; linear ones five even steps.
+        var xTicks: [Double] = []
+        if logX {
+            var d = x0
+            while d <= x1 {
+                for m in (x1 - x0 > 3 ? [1.0] : [1.0, 2.0, 5.0]) where d + log10(m) <= x1 + 1e-9 { xTicks.append(d + log10(m)) }
+                d += 1
+            }
+        } else {
+            xTicks = (0...5).map { x0 + (x1 - x0) * Double($0) / 5 }
+        }
+        for tv in xTicks {
+            let xp = left + (tv - x0) / (x1 - x0) * (w - left - right)
+            let label = logX ? fmt((pow(10, tv) * 1000).rounded() / 1000) : fmt(tv)
+            s += "<line x1=\"\(fmt2(xp))\" y1=\"\(h - bottom)\" x2=\"\(fmt2(xp))\" y2=\"\(h - bottom + 5)\" stroke=\"black\"/>"
+            s += "<text x=\"\(fmt2(xp))\" y=\"\(h - bottom + 18)\" text-anchor=\"middle\">\(label)</text>\n"
+        }
         for k in 0...5 {
-            let tv = x0 + (x1 - x0) * Double(k) / 5
-            let xp = left + Double(k) / 5 * (w - left - right)
-            let label = logX ? fmt(pow(10, tv)) : fmt(tv)
-            s += "<line x1=\"\(xp)\" y1=\"\(h - bottom)\" x2=\"\(xp)\" y2=\"\(h - bottom + 5)\" stroke=\"black\"/>"
-            s += "<text x=\"\(xp)\" y=\"\(h - bottom + 18)\" text-anchor=\"middle\">\(label)</text>\n"
             let yv = y0 + (y1 - y0) * Double(k) / 5
             let yp = h - bottom - Double(k) / 5 * (h - top - bottom)
             let ylabel = logY ? fmt(pow(10, yv)) : fmt(yv)
@@ -139,7 +185,14 @@ struct RunPlots {
             let d = pts.map { "\(fmt2(px($0.0))),\(fmt2(py($0.1)))" }.joined(separator: " ")
             s += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash) points=\"\(d)\"/>\n"
             if pts.count < 30 {
-                for p in pts { s += "<circle cx=\"\(fmt2(px(p.0)))\" cy=\"\(fmt2(py(p.1)))\" r=\"2.5\" fill=\"\(colour)\"/>" }
+                let radius = pts.count == 1 ? 5.0 : 2.5
+                for p in pts { s += "<circle cx=\"\(fmt2(px(p.0)))\" cy=\"\(fmt2(py(p.1)))\" r=\"\(radius)\" fill=\"\(colour)\"/>" }
+                s += "\n"
+            }
+            if i < pointLabels.count {
+                for (p, label) in zip(pts, pointLabels[i]) where !label.isEmpty {
+                    s += "<text x=\"\(fmt2(px(p.0) + 4))\" y=\"\(fmt2(py(p.1) - 5))\" font-size=\"10\" fill=\"\(colour)\">\(escape(label))</text>"
+                }
                 s += "\n"
             }
             let ly = top + 10 + Double(i) * 18

@@ -174,3 +174,26 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
         #expect(b.bitsPerSecond >= 0.97 * 82_727.27)
     }
 }
+
+/// The AKRP latency budget is a trade-off the operator chooses; the simulator sweeps it (`--budget-ms A,B,…`).
+@Suite struct LatencyBudgetTests {
+    @Test func aLargerBudgetTradesLatencyForThroughput() throws {
+        var results: [ProtocolResult] = []
+        for budget: UInt64 in [500_000_000, 3_000_000_000] {
+            var s = nsfnetScenario(load: 1.3, seconds: 20)
+            s.latencyBudget = budget
+            s.etaDeviations = 2
+            results.append(try ProtocolRunner.run(.akrp, routing: .keyAware, scenario: s, workload: "poisson").result)
+        }
+        let (tight, loose) = (results[0], results[1])
+        #expect(tight.latencyP99 < loose.latencyP99)
+        #expect(tight.latencyMean < loose.latencyMean)
+        #expect(tight.throughputBps < loose.throughputBps)
+        #expect(tight.keyWastedBits == 0 && loose.keyWastedBits == 0)
+        #expect(tight.json.contains("\"latency_budget_ms\":500,"))
+        #expect(tight.json.contains("\"eta_deviations\":2,"))
+        #expect(tight.json.contains("\"detour_budget_ms\":250"))
+        let rsvp = try ProtocolRunner.run(.rsvp, routing: .keyAware, scenario: nsfnetScenario(load: 0.5, seconds: 3), workload: "poisson")
+        #expect(rsvp.result.json.contains("\"latency_budget_ms\":null"))
+    }
+}

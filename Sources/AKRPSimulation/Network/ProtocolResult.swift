@@ -43,6 +43,13 @@ public struct ProtocolResult: Sendable {
     public var boundRatio = 0.0
     public var messages: UInt64 = 0
     public var wallSeconds = 0.0
+    /// AKRP admission settings of the run (`nil` for the baselines): latency budget (ms), ETA
+    /// deviations, detour budget (ms, `nil` = no detour restriction).
+    public var latencyBudgetMs: Double?
+    public var etaDeviations: Double?
+    public var detourBudgetMs: Double?
+    /// The protocol without a `@budget` suffix.
+    public var protocolFamily: String { protocolName.split(separator: "@").first.map(String.init) ?? protocolName }
 
     /// Computes the metrics of a finished run.
     init(
@@ -50,6 +57,11 @@ public struct ProtocolResult: Sendable {
         counters c: RunCounters
     ) {
         protocolName = p.rawValue
+        if p.isEngine {
+            latencyBudgetMs = Double(s.latencyBudget) / 1e6
+            etaDeviations = s.etaDeviations
+            detourBudgetMs = s.detourBudget.map { Double(min($0, s.latencyBudget)) / 1e6 }
+        }
         self.routing = routing.rawValue
         self.workload = workload
         topology = s.network.name
@@ -173,6 +185,9 @@ public struct ProtocolResult: Sendable {
         w.add("peak_pool_units", peakPoolUnits)
         w.add("peak_queue_packets", peakQueuePackets)
         w.add("reserved_idle_units_mean", reservedIdleUnitsMean)
+        w.addRaw("latency_budget_ms", latencyBudgetMs.map(jsonNumber) ?? "null")
+        w.addRaw("eta_deviations", etaDeviations.map(jsonNumber) ?? "null")
+        w.addRaw("detour_budget_ms", detourBudgetMs.map(jsonNumber) ?? "null")
         w.add("bound_throughput_bps", boundThroughputBps)
         w.add("bound_ratio", boundRatio)
         w.add("messages", Int(messages))
