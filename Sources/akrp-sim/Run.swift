@@ -18,6 +18,10 @@ struct Run: ParsableCommand {
     @Option(help: "Seed of topology (waxman), workload and key streams.") var seed: UInt64 = 1
     @Option(help: "Routing policy, or a comma list: shortest, key-aware.") var routing = "key-aware"
     @Option(help: "poisson | ppbp | hotspot.") var workload = "poisson"
+    @Option(
+        name: .customLong("demand"),
+        help: "Demand matrix file: lines 'SOURCE DESTINATION WEIGHT' (node names or numbers); pairs drawn by weight (poisson or ppbp arrivals).")
+    var demandFile: String?
     @Option(name: .customLong("request-bits"), help: "Request size in bits (256-bit units).") var requestBits = 256
     @Option(help: "Key delivery: blocks | fluid.") var delivery = "blocks"
     @Option(name: .customLong("block-period"), help: "Mean seconds between key blocks.") var blockPeriod: Double = 2
@@ -68,6 +72,9 @@ struct Run: ParsableCommand {
         }
         guard !budgets.isEmpty else {
             throw ValidationError("--budget-ms must be a positive number of milliseconds or a comma list of them, got '\(budgetMs)'")
+        }
+        guard demandFile == nil || workload != "hotspot" else {
+            throw ValidationError("--demand and --workload hotspot both choose the pairs: use --workload poisson or ppbp with --demand")
         }
         guard etaDeviations >= 0 && etaDeviations <= 10 else { throw ValidationError("--eta-deviations must be 0…10") }
         guard WorkloadKind(rawValue: workload) != nil else { throw ValidationError("--workload must be poisson, ppbp or hotspot") }
@@ -146,7 +153,19 @@ struct Run: ParsableCommand {
             let schedule = try loadTrace(t)
             for l in network.links.indices { network.links[l].delivery = .trace(schedule) }
         }
-        let demand = Demand(network: network, kind: workloadKind, seed: seed)
+        let demand: Demand
+        if let path = demandFile {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("--demand: '\(path)' cannot be read")
+            }
+            do {
+                demand = Demand(network: network, matrix: try DemandFile(parsing: text, network: network).pairs)
+            } catch {
+                throw ValidationError("--demand \(path): \(error)")
+            }
+        } else {
+            demand = Demand(network: network, kind: workloadKind, seed: seed)
+        }
         if let out = scenarioOut {
             try writeScenario(network: network, demand: demand, to: out)
             return

@@ -197,3 +197,39 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
         #expect(rsvp.result.json.contains("\"latency_budget_ms\":null"))
     }
 }
+
+/// `--demand FILE`: a demand matrix as weighted ordered pairs.
+@Suite struct DemandFileTests {
+    @Test func pairsAreDrawnByWeight() throws {
+        let network = SimNetwork.nsfnet()
+        let file = try DemandFile(parsing: "# comment\n1 14 3\n14 1 1   # back\n\n", network: network)
+        #expect(file.pairs.count == 2)
+        let demand = Demand(network: network, matrix: file.pairs)
+        let arrivals = demand.arrivals(kind: .poisson, rate: 1000, duration: 4_000_000_000, bits: 256, seed: 9)
+        let forward = arrivals.filter { $0.source == 0 && $0.destination == 13 }.count
+        let back = arrivals.filter { $0.source == 13 && $0.destination == 0 }.count
+        #expect(forward + back == arrivals.count)
+        // 3 : 1 within a few percent over ~4,000 draws.
+        #expect(abs(Double(forward) / Double(arrivals.count) - 0.75) < 0.03)
+        #expect(demand.weightedPairs().map(\.2) == [0.75, 0.25])
+    }
+
+    @Test(arguments: [
+        ("1 2\n", 1, "pair"),
+        ("1 2 1\n1 99 1\n", 2, "destination"),
+        ("x 2 1\n", 1, "source"),
+        ("3 3 1\n", 1, "destination"),
+        ("1 2 -1\n", 1, "weight"),
+        ("1 2 abc\n", 1, "weight"),
+        ("1 2 1\n\n1 2 5\n", 3, "pair"),
+        ("# nothing\n", 0, "pair"),
+    ])
+    func malformedFilesNameTheLineAndField(text: String, line: Int, field: String) {
+        #expect {
+            _ = try DemandFile(parsing: text, network: SimNetwork.nsfnet())
+        } throws: { error in
+            guard case NetworkError.demand(let l, let f, _) = error else { return false }
+            return l == line && f == field
+        }
+    }
+}

@@ -85,6 +85,8 @@ public enum NetworkError: Error, Sendable, Equatable, CustomStringConvertible {
     case specification(String)
     /// A device trace is malformed.
     case trace(String)
+    /// A demand file problem at `line` (1-based; 0 = the whole file) in `field`.
+    case demand(line: Int, field: String, reason: String)
 
     public var description: String {
         switch self {
@@ -92,6 +94,7 @@ public enum NetworkError: Error, Sendable, Equatable, CustomStringConvertible {
         case .disconnected(let s): "topology is disconnected: \(s)"
         case .specification(let s): "topology: \(s)"
         case .trace(let s): "key trace: \(s)"
+        case .demand(let line, let field, let reason): "demand file line \(line), field '\(field)': \(reason)"
         }
     }
 }
