@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Checks the issue's claims against an `akrp-sim run --json` sweep and prints a Markdown table.
+
+usage: tools/claims.py RESULTS.json [--saturation 1.0] [--moderate 0.6]
+
+For every routing and load it compares the best protocol of the AKRP family (akrp, akrp-multipath and
+their ablations) with the best baseline (hop-by-hop, rsvp) on each claim, and prints the numbers, so a
+claim that does not hold is shown with its figures rather than hidden:
+  throughput      at and above saturation, AKRP delivers more key than every baseline
+  waste           AKRP wastes 0 bits (no faults in the simulator)
+  key/bit         AKRP consumes less link key per delivered bit than hop-by-hop (without, and with, the
+                  authentication key of every frame)
+  mean, p99       from moderate load up, AKRP's relay latency is below every baseline's
+Exit status 0 whatever the outcome (it reports; it does not judge the run).
+"""
+import json
+import sys
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if not args:
+        sys.exit(__doc__)
+    path = args[0]
+    saturation = float(args[args.index("--saturation") + 1]) if "--saturation" in args else 1.0
+    moderate = float(args[args.index("--moderate") + 1]) if "--moderate" in args else 0.6
+    try:
+        rows = json.load(open(path))
+    except (OSError, ValueError) as e:
+        sys.exit(f"claims: cannot read {path}: {e}")
+    baselines = ("hop-by-hop", "rsvp")
+    out = ["| routing | load | claim | best AKRP | value | best baseline | value | holds |", "|---|---|---|---|---|---|---|---|"]
+    held = failed = 0
+    for routing in sorted({r["routing"] for r in rows}):
+        for load in sorted({r["load"] for r in rows if r["routing"] == routing}):
+            at = [r for r in rows if r["routing"] == routing and r["load"] == load]
+            akrp = [r for r in at if r["protocol"].startswith("akrp")]
+            base = [r for r in at if r["protocol"] in baselines]
+            if not akrp or not base:
+                continue
+            checks = []
+            if load >= saturation - 1e-9:
+                checks.append(("throughput (bit/s)", "throughput_bps", max, lambda a, b: a > b))
+            checks.append(("wasted bits", "key_wasted_bits", min, None))
+            checks.append(("key per delivered bit vs hop-by-hop", "consumed_per_delivered_bit", min, lambda a, b: a < b))
+            checks.append(("… with authentication", "consumed_per_delivered_bit_with_authentication", min, lambda a, b: a < b))
+            if load >= moderate - 1e-9:
+                checks.append(("mean latency (ms)", ("latency_ms", "mean"), min, lambda a, b: a < b))
+                checks.append(("p99 latency (ms)", ("latency_ms", "p99"), min, lambda a, b: a < b))
+            for name, key, pick, better in checks:
+                def value(r):
+                    return r[key[0]][key[1]] if isinstance(key, tuple) else r[key]
+                a = pick(akrp, key=value)
+                if name.startswith("key per") or name.startswith("…"):
+                    others = [r for r in base if r["protocol"] == "hop-by-hop"]
+                else:
+                    others = base
+                if not others:
+                    continue
+                b = pick(others, key=value)
+                ok = value(a) == 0 if better is None else better(value(a), value(b))
+                held += ok
+                failed += not ok
+                if name.startswith("key per") or name.startswith("…"):
+                    fmt = lambda v: f"{v:.3f}"
+                elif name.startswith("throughput") or name.startswith("wasted"):
+                    fmt = lambda v: f"{v:,.0f}"
+                else:
+                    fmt = lambda v: f"{v:,.1f}"
+
+                out.append(f"| {routing} | {load:.2f} | {name} | {a['protocol']} | {fmt(value(a))} | "
+                           f"{b['protocol'] if better else '—'} | {fmt(value(b)) if better else '—'} | {'yes' if ok else '**no**'} |")
+    print("\n".join(out))
+    print(f"\n{held} of {held + failed} comparisons hold.")
+
+
+if __name__ == "__main__":
+    main()
