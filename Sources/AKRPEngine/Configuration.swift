@@ -49,11 +49,12 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// pattern is known, so that the latency budget holds from the first request.
     public var nominalRateBeforePattern: Bool = true
     /// Detour admission (trunk reservation): a path with more hops than the direct (least-delay) path may
-    /// only take key that arrives within this many nanoseconds of the request's arrival, so that under
+    /// only take key that arrives within this many nanoseconds of the request's arrival (0, the default: only
+    /// key already delivered when the reservation reaches each hop), so that under
     /// overload detours use spare key and do not take key that direct requests would have used at a lower
     /// cost per delivered bit. `nil` = the full latency budget (no detour restriction); a value above
     /// `latencyBudget` acts as `latencyBudget`.
-    public var detourBudget: Nanoseconds? = 250_000_000
+    public var detourBudget: Nanoseconds? = 0
     /// Use key-aware path costs (link-state levels) instead of plain delay.
     public var keyAwareRouting: Bool = true
     /// Conflict detection and resolution: when false, an end never borrows the other end's units

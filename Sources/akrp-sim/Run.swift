@@ -35,7 +35,7 @@ struct Run: ParsableCommand {
     @Option(
         name: .customLong("detour-budget-ms"),
         help: "AKRP: a path longer than the direct one may only take key arriving within this many ms (off = whole budget).")
-    var detourBudgetMs = "250"
+    var detourBudgetMs = "0"
     @Option(
         name: .customLong("eta-deviations"),
         help: "AKRP ETAs plan for key blocks this many typical deviations late (0…10).")
@@ -199,7 +199,7 @@ struct Run: ParsableCommand {
             s.sourceCapacity = min(256, records)
             s.latencyBudget = UInt64(budgets[0] * 1e6)
             s.etaDeviations = etaDeviations
-            s.detourBudget = detourBudgetMs == "off" ? nil : UInt64((Double(detourBudgetMs) ?? 250) * 1e6)
+            s.detourBudget = detourBudgetMs == "off" ? nil : UInt64((Double(detourBudgetMs) ?? 0) * 1e6)
             s.linkStateInterval = UInt64(linkStateMs * 1e6)
             s.processing = UInt64(processingUs * 1e3)
             s.load = rate == nil ? x : 0

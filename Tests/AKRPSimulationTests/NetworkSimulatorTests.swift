@@ -192,7 +192,7 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
         #expect(tight.keyWastedBits == 0 && loose.keyWastedBits == 0)
         #expect(tight.json.contains("\"latency_budget_ms\":500,"))
         #expect(tight.json.contains("\"eta_deviations\":2,"))
-        #expect(tight.json.contains("\"detour_budget_ms\":250"))
+        #expect(tight.json.contains("\"detour_budget_ms\":0"))
         let rsvp = try ProtocolRunner.run(.rsvp, routing: .keyAware, scenario: nsfnetScenario(load: 0.5, seconds: 3), workload: "poisson")
         #expect(rsvp.result.json.contains("\"latency_budget_ms\":null"))
     }

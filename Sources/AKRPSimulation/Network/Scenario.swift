@@ -48,7 +48,7 @@ public struct Scenario: Sendable {
     /// AKRP admission latency budget.
     public var latencyBudget: Nanoseconds = 2_000_000_000
     /// AKRP detour admission (`EngineConfiguration.detourBudget`); `nil` lets detours use the whole budget.
-    public var detourBudget: Nanoseconds? = 250_000_000
+    public var detourBudget: Nanoseconds? = 0
     /// AKRP ETAs plan for blocks this many typical deviations late (`EngineConfiguration.etaDeviations`).
     public var etaDeviations: Double = 0
     /// AKRP link-state announcement interval (0 = off).
