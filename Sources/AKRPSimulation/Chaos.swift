@@ -287,27 +287,10 @@ public final class ChaosRun {
         let peer = end == 0 ? link.id.high : link.id.low
         guard let i = topology.index(of: nodeID), let e = engines[i] else { return }
         guard stalledUntil[l][end] <= now || inDrain else { return }
-        guard let pool = e.pool(toward: peer) else { return }
-        let want = Int(generated[l] - deviceNext[l][end])
-        let n = min(want, pool.room)
-        guard n > 0 else { return }
-        let bytes = n * configuration.unitSize
         outbox.clear()
-        scratch.withUnsafeMutableBytes { buf in
-            let part = UnsafeMutableRawBufferPointer(rebasing: buf[0..<bytes])
-            keys.fill(link: l, index: deviceNext[l][end], count: n, into: part)
-            do throws(KeyPoolError) {
-                try e.deliverKey(
-                    from: peer, index: deviceNext[l][end], bytes: UnsafeRawBufferPointer(part), now: now, outbox: outbox)
-                deviceNext[l][end] += UInt64(n)
-            } catch {
-                // Out of order after a resync skip: the device jumps to where the pool is.
-                if case .outOfOrder(let expected, _) = error, expected > deviceNext[l][end] {
-                    deviceNext[l][end] = min(expected, generated[l])
-                }
-            }
-            wipe(part)
-        }
+        deviceNext[l][end] = keys.handOver(
+            link: l, next: deviceNext[l][end], available: generated[l], to: e, from: peer, scratch: &scratch, now: now,
+            outbox: outbox)
         flush(i)
     }
 

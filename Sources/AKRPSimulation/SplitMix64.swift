@@ -42,32 +42,3 @@ func _log(_ x: Double) -> Double {
     }
     return 2 * sum + Double(e) * 0.693_147_180_559_945_3
 }
-
-/// Deterministic key material: the bytes of unit `index` of link `link` in the stream of `seed`.
-/// Both ends of a link draw the same bytes, as two QKD devices of one link do.
-public struct KeyStream: Sendable {
-    public let seed: UInt64
-    public let unitSize: Int
-    public init(seed: UInt64, unitSize: Int) {
-        self.seed = seed
-        self.unitSize = unitSize
-    }
-    /// Writes `count` units starting at `index` into `buffer` (which holds `count * unitSize` bytes).
-    public func fill(link: Int, index: UInt64, count: Int, into buffer: UnsafeMutableRawBufferPointer) {
-        var k = 0
-        while k < count {
-            var g = SplitMix64(seed: seed ^ (UInt64(link) &* 0xA24B_AED4_963E_E407) ^ ((index &+ UInt64(k)) &* 0x9FB2_1C65_1E98_DF25))
-            var b = 0
-            while b < unitSize {
-                let w = g.next()
-                var j = 0
-                while j < 8 && b < unitSize {
-                    buffer[k * unitSize + b] = UInt8(truncatingIfNeeded: w >> (8 * UInt64(j)))
-                    b += 1
-                    j += 1
-                }
-            }
-            k += 1
-        }
-    }
-}

@@ -124,7 +124,7 @@ struct RunPlots {
         title: String, x: String, y: String, series: [(String, [(Double, Double)])], logY: Bool, logX: Bool = false,
         pairStyle: Bool = false, pointLabels: [[String]] = [], zeroY: Bool = true
     ) -> String {
-        let w = 760.0, h = 460.0, left = 70.0, right = 200.0, top = 40.0, bottom = 50.0
+        let w = 800.0, h = 460.0, left = 70.0, right = 240.0, top = 40.0, bottom = 50.0
         let points = series.flatMap(\.1)
         func tx(_ v: Double) -> Double { logX ? log10(max(v, 1e-6)) : v }
         func ty(_ v: Double) -> Double { logY ? log10(max(v, 1e-6)) : v }
@@ -145,26 +145,15 @@ struct RunPlots {
         s += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(h - bottom)\" stroke=\"black\"/>\n"
         // Ticks.
         // Log axes get ticks at 1, 2 and 5 times each power of ten; linear ones five even steps.
-        var xTicks: [Double] = []
-        if logX {
-            var d = x0
-            while d <= x1 {
-                for m in (x1 - x0 > 3 ? [1.0] : [1.0, 2.0, 5.0]) where d + log10(m) <= x1 + 1e-9 { xTicks.append(d + log10(m)) }
-                d += 1
-            }
-        } else {
-            xTicks = (0...5).map { x0 + (x1 - x0) * Double($0) / 5 }
-        }
-        for tv in xTicks {
+        for tv in ticks(x0, x1, log: logX) {
             let xp = left + (tv - x0) / (x1 - x0) * (w - left - right)
             let label = logX ? fmt((pow(10, tv) * 1000).rounded() / 1000) : fmt(tv)
             s += "<line x1=\"\(fmt2(xp))\" y1=\"\(h - bottom)\" x2=\"\(fmt2(xp))\" y2=\"\(h - bottom + 5)\" stroke=\"black\"/>"
             s += "<text x=\"\(fmt2(xp))\" y=\"\(h - bottom + 18)\" text-anchor=\"middle\">\(label)</text>\n"
         }
-        for k in 0...5 {
-            let yv = y0 + (y1 - y0) * Double(k) / 5
-            let yp = h - bottom - Double(k) / 5 * (h - top - bottom)
-            let ylabel = logY ? fmt(pow(10, yv)) : fmt(yv)
+        for yv in ticks(y0, y1, log: logY) {
+            let yp = h - bottom - (yv - y0) / (y1 - y0) * (h - top - bottom)
+            let ylabel = logY ? fmt((pow(10, yv) * 1000).rounded() / 1000) : fmt(yv)
             s += "<line x1=\"\(left - 5)\" y1=\"\(yp)\" x2=\"\(w - right)\" y2=\"\(yp)\" stroke=\"#ddd\"/>"
             s += "<text x=\"\(left - 8)\" y=\"\(yp + 4)\" text-anchor=\"end\">\(ylabel)</text>\n"
         }
@@ -201,6 +190,20 @@ struct RunPlots {
         }
         s += "</svg>\n"
         return s
+    }
+
+    /// Tick positions between `lo` and `hi` (axis units): on a log axis (units = powers of ten) at 1, 2
+    /// and 5 times each power of ten (only the powers when the axis spans more than three), otherwise
+    /// five even steps.
+    func ticks(_ lo: Double, _ hi: Double, log: Bool) -> [Double] {
+        guard log else { return (0...5).map { lo + (hi - lo) * Double($0) / 5 } }
+        var out: [Double] = []
+        var d = lo
+        while d <= hi {
+            for m in (hi - lo > 3 ? [1.0] : [1.0, 2.0, 5.0]) where d + log10(m) <= hi + 1e-9 { out.append(d + log10(m)) }
+            d += 1
+        }
+        return out
     }
 
     func fmt(_ v: Double) -> String {

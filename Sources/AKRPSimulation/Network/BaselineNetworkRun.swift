@@ -11,7 +11,7 @@ import AKRPEngine
 ///   delivered key, holding earlier locks. On success at the destination the key is relayed back over
 ///   the locked units (consuming them). On failure a RELEASE returns to the source freeing the locks,
 ///   and the source retries after exponential backoff with jitter, up to ``Scenario/rsvpAttempts``.
-public final class BaselineNetworkRun {
+public final class BaselineNetworkRun: NetworkRun {
     enum Message {
         case relay(request: Int, hop: Int)
         case lock(request: Int, hop: Int)
@@ -96,21 +96,7 @@ public final class BaselineNetworkRun {
         }
         if !scenario.arrivals.isEmpty { queue.push(scenario.arrivals[0].time, .request(0)) }
         queue.push(sampleInterval, .sample)
-        var steps = 0
-        while let (t, ev) = queue.pop() {
-            if t > end { break }
-            now = t
-            step(ev)
-            steps += 1
-            if steps & 0xFFFF == 0 { progress?(Double(now) / Double(end)) }
-        }
-        for i in outcomes.outcome.indices where outcomes.outcome[i] == .pending { outcomes.outcome[i] = .unfinished }
-        counters.events = UInt64(steps)
-        let result = ProtocolResult(
-            protocol: kind, routing: routing, workload: workload, scenario: scenario, outcomes: outcomes,
-            counters: counters)
-        let trace = scenario.recordTrace ? traceLines(protocol: kind, scenario: scenario, outcomes: outcomes) : []
-        return (result, trace)
+        return finish(workload: workload, steps: runEvents(progress: progress))
     }
 
     private func units(_ k: Int) -> Int { scenario.units(bits: scenario.arrivals[k].bits) }
@@ -120,7 +106,7 @@ public final class BaselineNetworkRun {
         router.update(link: l, level: Double(v), rate: 0)
     }
 
-    private func step(_ ev: Event) {
+    func step(_ ev: Event) {
         switch ev {
         case .arrive(let m, let node):
             let start = max(now, busyUntil[node])

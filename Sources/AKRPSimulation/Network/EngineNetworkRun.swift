@@ -4,7 +4,7 @@ public import AKRPEngine
 /// delivery from the link schedules, messages delayed by the link delay and served one at a time by
 /// each node (``Scenario/processing`` each), requests from the scenario's arrivals. Nothing of the
 /// protocol is re-implemented: the driver only moves messages, key and time.
-public final class EngineNetworkRun {
+public final class EngineNetworkRun: NetworkRun {
     enum Event {
         case arrive(Int)
         case process(Int)
@@ -120,26 +120,13 @@ public final class EngineNetworkRun {
         }
         if !scenario.arrivals.isEmpty { queue.push(scenario.arrivals[0].time, .request(0)) }
         queue.push(sampleInterval, .sample)
-        var steps = 0
-        while let (t, ev) = queue.pop() {
-            if t > end { break }
-            now = t
-            step(ev)
-            steps += 1
-            if steps & 0xFFFF == 0 { progress?(Double(now) / Double(end)) }
-        }
-        for i in outcomes.outcome.indices where outcomes.outcome[i] == .pending { outcomes.outcome[i] = .unfinished }
-        counters.events = UInt64(steps)
+        let steps = runEvents(progress: progress)
         // The engine reports most discards only in its counters (the event is for peer restarts).
         counters.discardedUnitEnds = engines.reduce(0) { $0 + $1.counters.unitsDiscarded }
-        let result = ProtocolResult(
-            protocol: kind, routing: routing, workload: workload, scenario: scenario, outcomes: outcomes,
-            counters: counters)
-        let trace = scenario.recordTrace ? traceLines(protocol: kind, scenario: scenario, outcomes: outcomes) : []
-        return (result, trace)
+        return finish(workload: workload, steps: steps)
     }
 
-    private func step(_ ev: Event) {
+    func step(_ ev: Event) {
         switch ev {
         case .arrive(let f):
             let target = flights[f]!.target
@@ -209,24 +196,10 @@ public final class EngineNetworkRun {
         let link = scenario.network.links[l]
         let me = end == 0 ? min(link.a, link.b) : max(link.a, link.b)
         let peer = end == 0 ? max(link.a, link.b) : min(link.a, link.b)
-        let e = engines[me]
-        guard let pool = e.pool(toward: scenario.network.id(peer)) else { return }
-        let n = min(Int(generated[l] - deviceNext[l][end]), pool.room)
-        guard n > 0 else { return }
-        let bytes = n * configuration.unitSize
         outbox.clear()
-        scratch.withUnsafeMutableBytes { buf in
-            let part = UnsafeMutableRawBufferPointer(rebasing: buf[0..<bytes])
-            keys.fill(link: l, index: deviceNext[l][end], count: n, into: part)
-            do throws(KeyPoolError) {
-                try e.deliverKey(
-                    from: scenario.network.id(peer), index: deviceNext[l][end], bytes: UnsafeRawBufferPointer(part),
-                    now: now, outbox: outbox)
-                deviceNext[l][end] += UInt64(n)
-            } catch {
-                // Not expected without faults; the device keeps the key and retries at the next block.
-            }
-        }
+        deviceNext[l][end] = keys.handOver(
+            link: l, next: deviceNext[l][end], available: generated[l], to: engines[me], from: scenario.network.id(peer),
+            scratch: &scratch, now: now, outbox: outbox)
         flush(me)
     }
 
