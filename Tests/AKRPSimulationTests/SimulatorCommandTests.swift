@@ -8,9 +8,9 @@ import Testing
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("akrp-sim").path
     }
 
-    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    func run(_ arguments: [String], executable: String = SimulatorCommandTests.binary) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -46,6 +46,16 @@ import Testing
                 #expect(svg.contains(">500</text>") && svg.contains(">2000</text>") && svg.contains(">rsvp</text>"))
             }
         }
+        // tools/claims.py reads the same JSON: every claim row and the frontier verdict for each baseline.
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("tools/claims.py").path
+        let claims = try run([script, json, "--saturation", "1.0", "--frontier", json], executable: "/usr/bin/python3")
+        #expect(claims.status == 0, "\(claims.output)")
+        #expect(claims.output.contains("| key-aware | 1.20 | throughput (bit/s) |"))
+        #expect(claims.output.contains("| key-aware | 0.80 | wasted bits | akrp"))
+        #expect(!claims.output.contains("| key-aware | 0.80 | throughput"), "throughput is only claimed from saturation up")
+        #expect(claims.output.contains("| key-aware | 1.20 | rsvp |"))
+        #expect(claims.output.contains("of 2 baseline points are dominated"))
     }
 
     @Test func malformedListsAreRefusedNamingTheOption() throws {
