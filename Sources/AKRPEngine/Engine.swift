@@ -64,6 +64,7 @@ public final class Engine {
         self.configuration = configuration
         self.topology = topology
         router = Router(topology: topology)
+        router.prepareDirectHops(from: node)
         let neighbours = topology.neighbours(of: node)
         guard neighbours.count <= configuration.maxNeighbours else {
             throw .invalid(field: "maxNeighbours", reason: "node \(node.rawValue) has \(neighbours.count) links")
@@ -233,23 +234,20 @@ public final class Engine {
     /// key-aware costs may rank only detours first, and a detour may take only spare key
     /// (`EngineConfiguration.detourBudget`), so the direct path must remain to fall back on.
     private func includeDirectPath(_ src: inout SourceRequest, units: Int, want: Int) {
-        var direct = InlineArray<4, Path>(repeating: Path())
-        if configuration.keyAwareRouting {
-            guard router.paths(from: node, to: src.destination, units: units, keyAware: false, count: 1, into: &direct) == 1
-            else {
-                src.directHops = src.paths[0].hops > 255 ? 255 : UInt8(src.paths[0].hops)
-                return
-            }
-        } else {
-            direct[0] = src.paths[0]
+        guard let hops = router.directHops(to: src.destination) else {
+            src.directHops = UInt8(src.paths[0].hops)
+            return
         }
-        let hops = direct[0].hops
         src.directHops = UInt8(hops)
         var i = 0
         while i < Int(src.pathCount) {
             if src.paths[i].hops <= hops { return }
             i += 1
         }
+        // Only detours were found (key-aware costs): add the direct path itself.
+        var direct = InlineArray<4, Path>(repeating: Path())
+        guard router.paths(from: node, to: src.destination, units: units, keyAware: false, count: 1, into: &direct) == 1
+        else { return }
         if Int(src.pathCount) < min(4, max(want, 1)) {
             src.paths[Int(src.pathCount)] = direct[0]
             src.pathCount += 1

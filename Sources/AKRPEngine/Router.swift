@@ -13,6 +13,7 @@ public final class Router {
     /// Free units last announced per link (link-state), and the time of the announcement.
     let level: UnsafeMutablePointer<Double>
     let rate: UnsafeMutablePointer<Double>
+    private let directHopsTable: UnsafeMutablePointer<UInt8>
 
     public init(topology: Topology) {
         self.topology = topology
@@ -32,11 +33,14 @@ public final class Router {
         heapCapacity = 2 * topology.links.count + n + 1
         heapCost = .allocate(capacity: heapCapacity)
         heapNode = .allocate(capacity: heapCapacity)
+        directHopsTable = .allocate(capacity: max(n, 1))
+        directHopsTable.initialize(repeating: 255, count: max(n, 1))
     }
 
     deinit {
         dist.deallocate(); prevLink.deallocate(); prevNode.deallocate(); penalty.deallocate()
         heapCost.deallocate(); heapNode.deallocate(); level.deallocate(); rate.deallocate()
+        directHopsTable.deallocate()
     }
 
     /// Records announced link state: `level` free units, `rate` units per second.
@@ -94,7 +98,42 @@ public final class Router {
         return found
     }
 
+    /// Hop counts of the least-delay (key-unaware) paths from `source` to every node, for detour admission:
+    /// the topology is static, so they are computed once. 255 = unreachable or longer than a path may be.
+    public func prepareDirectHops(from source: NodeID) {
+        var i = 0
+        while i < n { directHopsTable[i] = 255; i += 1 }
+        guard let s = topology.nodeIndex[source] else { return }
+        dijkstra(s, stopAt: -1, units: 0, keyAware: false)
+        var y = 0
+        while y < n {
+            if dist[y] < .infinity {
+                var hops = 0
+                var z = y
+                while z != s && hops <= Path.maxHops {
+                    hops += 1
+                    z = Int(prevNode[z])
+                }
+                if hops <= Path.maxHops { directHopsTable[y] = UInt8(hops) }
+            }
+            y += 1
+        }
+    }
+
+    /// Hops of the least-delay path to `destination` from the node given to `prepareDirectHops`.
+    public func directHops(to destination: NodeID) -> Int? {
+        guard let d = topology.nodeIndex[destination], directHopsTable[d] != 255 else { return nil }
+        return Int(directHopsTable[d])
+    }
+
     private func shortest(_ s: Int, _ d: Int, units: Int, keyAware: Bool) -> Path? {
+        dijkstra(s, stopAt: d, units: units, keyAware: keyAware)
+        guard dist[d] < .infinity else { return nil }
+        return walkBack(s, d)
+    }
+
+    /// Dijkstra from `s` (stopping once `stopAt` is settled; −1 = the whole tree) into `dist`/`prevNode`.
+    private func dijkstra(_ s: Int, stopAt d: Int, units: Int, keyAware: Bool) {
         var i = 0
         while i < n { dist[i] = .infinity; prevLink[i] = -1; prevNode[i] = -1; i += 1 }
         dist[s] = 0
@@ -119,7 +158,9 @@ public final class Router {
                 k += 1
             }
         }
-        guard dist[d] < .infinity else { return nil }
+    }
+
+    private func walkBack(_ s: Int, _ d: Int) -> Path? {
         // Walk back; reject paths longer than the protocol allows.
         var hops = 0
         var y = d
