@@ -124,19 +124,25 @@ public final class Engine {
 
     /// Bytes of memory this engine allocated at start-up (pools, tables, buffers).
     public var memoryFootprint: Int {
-        let c = configuration
+        Engine.memoryFootprint(configuration: configuration, topology: topology, links: pools.count)
+    }
+
+    /// Bytes an engine with `configuration` on `topology` allocates at start-up for a node with `links`
+    /// links (to check a configuration fits before building thousands of engines).
+    public static func memoryFootprint(configuration c: EngineConfiguration, topology: Topology, links: Int) -> Int {
+        let keyBytes = c.maxRequestUnits * c.unitSize
         var total = c.recordCapacity * MemoryLayout<Record>.stride
         total += c.sourceCapacity * MemoryLayout<SourceRequest>.stride
         total += c.accumulatorCapacity * keyBytes
         total += c.recordCapacity * 4 * 2 + c.sourceCapacity * 4 * 2
         total += recordIndexBytes(c.recordCapacity) + recordIndexBytes(c.sourceCapacity)
-        total += pools.count * c.poolCapacity * (c.unitSize + 1 + 4)
+        total += links * c.poolCapacity * (c.unitSize + 1 + 4)
         total += topology.nodes.count * 24 + topology.links.count * 24
-        total += sessionCount * MemoryLayout<Session>.stride
+        total += links * MemoryLayout<Session>.stride
         return total
     }
 
-    private func recordIndexBytes(_ capacity: Int) -> Int {
+    private static func recordIndexBytes(_ capacity: Int) -> Int {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         return size * 13

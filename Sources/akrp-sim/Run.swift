@@ -61,8 +61,30 @@ struct Run: ParsableCommand {
         return parts.map { $0! }
     }
 
+    /// `value` must be a finite number in `range`, else a ValidationError naming `option`.
+    func check(_ option: String, _ value: Double, _ range: ClosedRange<Double>, _ unit: String) throws {
+        guard value.isFinite && range.contains(value) else {
+            throw ValidationError("\(option) must be \(range.lowerBound)…\(range.upperBound) \(unit), got \(value)")
+        }
+    }
+
     func validate() throws {
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
+        // Times become integer nanoseconds: bound them so that they fit and mean something.
+        try check("--duration", duration, 0.001...1_000_000, "s")
+        try check("--drain", drain, 0...1_000_000, "s")
+        try check("--block-period", blockPeriod, 0.001...3600, "s")
+        try check("--link-state-ms", linkStateMs, 0...3_600_000, "ms")
+        try check("--processing-us", processingUs, 0...1_000_000, "µs")
+        if let r = rate { try check("--rate", r, 0.000001...10_000_000, "requests/s") }
+        if let b = boundBps { try check("--bound-bps", b, 1...1e15, "bit/s") }
+        guard poolCapacity >= 2 && poolCapacity <= 1 << 20 else {
+            throw ValidationError("--pool-capacity must be 2…1048576 units, got \(poolCapacity)")
+        }
+        guard records >= 1 && records <= 1 << 20 else { throw ValidationError("--records must be 1…1048576, got \(records)") }
+        guard threads >= 1 && threads <= 1024 else { throw ValidationError("--threads must be 1…1024, got \(threads)") }
+        for b in budgets { try check("--budget-ms", b, 0.001...3_600_000, "ms") }
+        if detourBudgetMs != "off", let d = Double(detourBudgetMs) { try check("--detour-budget-ms", d, 0...3_600_000, "ms") }
         guard requestBits >= 1 && requestBits <= 64 * 256 else { throw ValidationError("--request-bits must be 1…16384") }
         guard ["blocks", "fluid"].contains(delivery) else { throw ValidationError("--delivery must be blocks or fluid") }
         guard jitter >= 0 && jitter < 1 else { throw ValidationError("--jitter must be in [0, 1)") }
@@ -98,6 +120,14 @@ struct Run: ParsableCommand {
     }
 
     func loads() throws -> [Double] {
+        let out = try loadValues()
+        guard out.allSatisfy({ $0.isFinite && $0 <= 1000 }), out.count <= 1000 else {
+            throw ValidationError("--load: at most 1000 points, each at most 1000 × the bound, got '\(load)'")
+        }
+        return out
+    }
+
+    func loadValues() throws -> [Double] {
         let wrong = ValidationError("--load wants X, a list X,Y,… or A:B:STEP with 0 < A ≤ B and STEP > 0, got '\(load)'")
         if load.contains(",") {
             let list = load.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
@@ -108,6 +138,9 @@ struct Run: ParsableCommand {
         if parts.count == 1, let x = parts[0], x > 0 { return [x] }
         guard parts.count == 3, let a = parts[0], let b = parts[1], let s = parts[2], a > 0, b >= a, s > 0 else {
             throw wrong
+        }
+        guard a.isFinite, b.isFinite, (b - a) / s < 1000 else {
+            throw ValidationError("--load: at most 1000 points, each at most 1000 × the bound, got '\(load)'")
         }
         var out: [Double] = []
         var k = 0
@@ -187,6 +220,12 @@ struct Run: ParsableCommand {
         var scenarios: [Scenario] = []
         for x in loadList {
             let perSecond = rate ?? (x * bound / Double(requestBits))
+            // Arrivals are generated up front (identical for every protocol): refuse what would not fit.
+            let expected = perSecond * duration
+            guard expected <= 20_000_000 else {
+                throw ValidationError(
+                    "--load/--rate and --duration ask for about \(Int(expected)) requests per point; at most 20,000,000")
+            }
             let arrivals = demand.arrivals(
                 kind: workloadKind, rate: perSecond, duration: UInt64(duration * 1e9), bits: requestBits, seed: seed)
             var s = Scenario(network: network, arrivals: arrivals, duration: UInt64(duration * 1e9), seed: seed)
@@ -219,6 +258,19 @@ struct Run: ParsableCommand {
                         tasks.append(Task(scenario: i, routing: r, kind: k, budget: nil))
                     }
                 }
+            }
+        }
+        // Refuse before building thousands of engines what this machine cannot hold.
+        if let engineTask = tasks.first(where: { $0.kind.isEngine }) {
+            let perRun = try EngineNetworkRun.estimatedEngineBytes(
+                scenario: scenarios[engineTask.scenario], kind: engineTask.kind, routing: engineTask.routing)
+            let atOnce = max(1, min(threads, tasks.count))
+            let memory = Double(ProcessInfo.processInfo.physicalMemory)
+            if Double(perRun * atOnce) > 0.75 * memory {
+                throw ValidationError(
+                    "the AKRP engines would need about \(perRun * atOnce / 1_048_576) MiB (\(network.nodeCount) nodes, pools of "
+                        + "\(poolCapacity) units, \(records) records per node, \(atOnce) runs at once) of this machine's "
+                        + "\(Int(memory / 1_048_576)) MiB: lower --pool-capacity, --records or --threads")
             }
         }
         let state = RunState(count: tasks.count, interactive: interactive)

@@ -8,6 +8,7 @@ import Testing
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("akrp-sim").path
     }
 
+    /// Runs the command; `status` is its exit status, or 1000 + the signal when it was killed by one (a trap).
     func run(_ arguments: [String], executable: String = SimulatorCommandTests.binary) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -18,7 +19,8 @@ import Testing
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let status = process.terminationReason == .uncaughtSignal ? 1000 + process.terminationStatus : process.terminationStatus
+        return (status, String(decoding: data, as: UTF8.self))
     }
 
     @Test func budgetListRunsEachAKRPProtocolPerBudgetAndPlotsTheFrontier() throws {
@@ -64,5 +66,31 @@ import Testing
         #expect(badBudget.status != 0 && badBudget.output.contains("--budget-ms"))
         let badLoad = try run(["run", "--load", "1.0,0", "--duration", "1"])
         #expect(badLoad.status != 0 && badLoad.output.contains("--load"))
+    }
+
+    /// Out-of-range numbers are refused with exit status 64 naming the option — never a trap, a hang or an
+    /// attempt to allocate what the machine does not have.
+    @Test(arguments: [
+        (["--duration", "1e300"], "--duration"),
+        (["--drain=-1"], "--drain"),
+        (["--budget-ms", "1e300"], "--budget-ms"),
+        (["--detour-budget-ms", "1e300"], "--detour-budget-ms"),
+        (["--processing-us=-1"], "--processing-us"),
+        (["--link-state-ms", "1e300"], "--link-state-ms"),
+        (["--block-period", "1e300"], "--block-period"),
+        (["--rate", "1e12"], "--rate"),
+        (["--rate", "1000000", "--duration", "100"], "requests per point"),
+        (["--load", "1:1000000:0.0001"], "--load"),
+        (["--pool-capacity", "100000000"], "--pool-capacity"),
+        (["--records=-1"], "--records"),
+        (["--threads=-1"], "--threads"),
+        (["--topology", "waxman:100000000"], "waxman:N"),
+        (["--topology", "grid:100000x100000"], "grid:RxC"),
+    ])
+    func outOfRangeNumbersAreRefused(arguments: [String], named: String) throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "akrp-sim not built at \(Self.binary)")
+        let out = try run(["run", "--protocols", "akrp", "--duration", "1"] + arguments)
+        #expect(out.status == 64, "\(out.output)")
+        #expect(out.output.contains(named), "\(out.output)")
     }
 }

@@ -137,10 +137,16 @@ extension SimNetwork {
             guard parts.count == 2, let r = Int(parts[0]), let c = Int(parts[1]) else {
                 throw .specification("grid wants grid:RxC, e.g. grid:8x8, got '\(spec)'")
             }
+            guard r >= 1, c >= 1, r <= SimNetwork.maxNodes, c <= SimNetwork.maxNodes / r else {
+                throw .specification("grid:RxC wants R, C ≥ 1 and R·C ≤ \(SimNetwork.maxNodes), got '\(spec)'")
+            }
             return try grid(rows: r, columns: c)
         }
         if spec.hasPrefix("waxman:") {
             guard let n = Int(spec.dropFirst(7)) else { throw .specification("waxman wants waxman:N, got '\(spec)'") }
+            guard n >= 2 && n <= SimNetwork.maxNodes else {
+                throw .specification("waxman:N wants 2 ≤ N ≤ \(SimNetwork.maxNodes), got '\(spec)'")
+            }
             return try waxman(nodes: n, seed: seed)
         }
         return nil

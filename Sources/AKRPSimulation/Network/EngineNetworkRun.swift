@@ -58,26 +58,7 @@ public final class EngineNetworkRun: NetworkRun {
         self.kind = kind
         self.routing = routing
         self.scenario = scenario
-        var c = EngineConfiguration()
-        c.unitSize = scenario.unitBits / 8
-        let largest = scenario.arrivals.reduce(1) { max($0, scenario.units(bits: $1.bits)) }
-        c.maxRequestUnits = largest
-        var capacity = scenario.poolCapacity
-        for l in scenario.network.links { if let k = l.capacity { capacity = max(capacity, k) } }
-        c.poolCapacity = capacity
-        c.recordCapacity = scenario.recordCapacity
-        c.sourceCapacity = scenario.sourceCapacity
-        c.accumulatorCapacity = min(128, scenario.recordCapacity)
-        c.latencyBudget = scenario.latencyBudget
-        c.nominalRateBeforePattern = false
-        c.detourBudget = scenario.detourBudget
-        c.etaDeviations = scenario.etaDeviations
-        c.keyAwareRouting = routing == .keyAware
-        // Link-state flooding only serves key-aware routing.
-        c.linkStateInterval = routing == .keyAware ? scenario.linkStateInterval : 0
-        c.paths = (kind == .akrpMultipath || kind == .akrpMultipathNoCDR) ? 3 : 1
-        c.borrowing = !(kind == .akrpNoCDR || kind == .akrpMultipathNoCDR)
-        try c.validate()
+        let c = try Self.configuration(scenario: scenario, kind: kind, routing: routing)
         configuration = c
         topology = scenario.network.engineTopology(unitBits: scenario.unitBits)
         let n = scenario.network.nodeCount
@@ -104,6 +85,48 @@ public final class EngineNetworkRun: NetworkRun {
         scratch = Array(repeating: 0, count: c.poolCapacity * c.unitSize)
         outcomes = Outcomes(count: scenario.arrivals.count, detailed: scenario.recordTrace)
         end = scenario.duration + scenario.drain
+    }
+
+    /// Bytes the engines of one run of `scenario` would allocate (to refuse what does not fit before
+    /// building thousands of engines).
+    public static func estimatedEngineBytes(
+        scenario: Scenario, kind: ProtocolKind, routing: RoutingPolicy
+    ) throws(ConfigurationError) -> Int {
+        let c = try configuration(scenario: scenario, kind: kind, routing: routing)
+        let topology = scenario.network.engineTopology(unitBits: scenario.unitBits)
+        var degree = Array(repeating: 0, count: scenario.network.nodeCount)
+        for l in scenario.network.links {
+            degree[l.a] += 1
+            degree[l.b] += 1
+        }
+        return degree.reduce(0) { $0 + Engine.memoryFootprint(configuration: c, topology: topology, links: $1) }
+    }
+
+    /// The engine configuration of `kind` with `routing` for `scenario`.
+    static func configuration(
+        scenario: Scenario, kind: ProtocolKind, routing: RoutingPolicy
+    ) throws(ConfigurationError) -> EngineConfiguration {
+        var c = EngineConfiguration()
+        c.unitSize = scenario.unitBits / 8
+        let largest = scenario.arrivals.reduce(1) { max($0, scenario.units(bits: $1.bits)) }
+        c.maxRequestUnits = largest
+        var capacity = scenario.poolCapacity
+        for l in scenario.network.links { if let k = l.capacity { capacity = max(capacity, k) } }
+        c.poolCapacity = capacity
+        c.recordCapacity = scenario.recordCapacity
+        c.sourceCapacity = scenario.sourceCapacity
+        c.accumulatorCapacity = min(128, scenario.recordCapacity)
+        c.latencyBudget = scenario.latencyBudget
+        c.nominalRateBeforePattern = false
+        c.detourBudget = scenario.detourBudget
+        c.etaDeviations = scenario.etaDeviations
+        c.keyAwareRouting = routing == .keyAware
+        // Link-state flooding only serves key-aware routing.
+        c.linkStateInterval = routing == .keyAware ? scenario.linkStateInterval : 0
+        c.paths = (kind == .akrpMultipath || kind == .akrpMultipathNoCDR) ? 3 : 1
+        c.borrowing = !(kind == .akrpNoCDR || kind == .akrpMultipathNoCDR)
+        try c.validate()
+        return c
     }
 
     /// Runs to the end of the drain and returns the metrics. `progress` gets the fraction of

@@ -113,6 +113,9 @@ public struct SimNetwork: Sendable {
     ///   ``NetworkError/specification(_:)`` for a bad link.
     public init(name: String, nodeCount: Int, links: [SimLink], nodeNames: [String] = []) throws(NetworkError) {
         guard nodeCount >= 2 else { throw .specification("at least 2 nodes are needed") }
+        guard nodeCount <= SimNetwork.maxNodes else {
+            throw .specification("at most \(SimNetwork.maxNodes) nodes (the demand keeps a hop matrix of n² entries), got \(nodeCount)")
+        }
         var seen = Set<Int>()
         for (i, l) in links.enumerated() {
             guard l.a >= 0, l.a < nodeCount, l.b >= 0, l.b < nodeCount, l.a != l.b else {
@@ -132,6 +135,9 @@ public struct SimNetwork: Sendable {
             throw .disconnected("node \(label) cannot be reached from node \(nodeNames.first.map { "'\($0)'" } ?? "1")")
         }
     }
+
+    /// Largest network the simulator takes.
+    public static let maxNodes = 10_000
 
     /// NodeID of node index `i`.
     @inline(__always) public func id(_ i: Int) -> NodeID { NodeID(UInt32(i + 1)) }
