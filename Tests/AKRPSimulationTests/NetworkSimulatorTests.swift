@@ -44,6 +44,11 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
         ("node a\nnode b\nlink a b rate=1 delay=1 colour=red\n", 3, "colour"),
         ("# x\nnode a\nnode b\nlink a b rate=1 delay=1\nlink b a rate=1 delay=1\n", 5, "link"),
         ("node a\nnode b\nwire a b\n", 3, "wire"),
+        // Values that would overflow nanoseconds or units are refused, not trapped on.
+        ("node a\nnode b\nlink a b rate=1e300 delay=1\n", 3, "rate"),
+        ("node a\nnode b\nlink a b rate=1000 delay=1e300\n", 3, "delay"),
+        ("node a\nnode b\nlink a b rate=1000 delay=1 capacity=99999999999\n", 3, "capacity"),
+        ("node a\nnode b\nlink a b rate=1000 delay=1 period=1e300\n", 3, "period"),
     ])
     func malformedFileNamesLineAndField(text: String, line: Int, field: String) {
         #expect(throws: NetworkError.self) { _ = try TopologyFile(parsing: text) }

@@ -73,20 +73,26 @@ public struct TopologyFile: Sendable {
                     switch kv[0] {
                     case "rate":
                         let v = try number(kv[1])
-                        guard v > 0 else { throw .file(line: lineNumber, field: "rate", reason: "must be positive bit/s, got \(kv[1])") }
+                        guard v >= 0.001, v <= 1e12 else {
+                            throw .file(line: lineNumber, field: "rate", reason: "must be 0.001…1e12 bit/s, got \(kv[1])")
+                        }
                         rate = v
                     case "delay":
                         let v = try number(kv[1])
-                        guard v >= 0 else { throw .file(line: lineNumber, field: "delay", reason: "must be ≥ 0 ms, got \(kv[1])") }
+                        guard v >= 0, v <= 3_600_000 else {
+                            throw .file(line: lineNumber, field: "delay", reason: "must be 0…3600000 ms, got \(kv[1])")
+                        }
                         delay = v
                     case "capacity":
-                        guard let v = Int(kv[1]), v >= 2 else {
-                            throw .file(line: lineNumber, field: "capacity", reason: "must be an integer ≥ 2 units, got \(kv[1])")
+                        guard let v = Int(kv[1]), v >= 2, v <= 1 << 20 else {
+                            throw .file(line: lineNumber, field: "capacity", reason: "must be an integer 2…1048576 units, got \(kv[1])")
                         }
                         capacity = v
                     case "period":
                         let v = try number(kv[1])
-                        guard v > 0 else { throw .file(line: lineNumber, field: "period", reason: "must be positive seconds") }
+                        guard v > 0, v <= 3600 else {
+                            throw .file(line: lineNumber, field: "period", reason: "must be positive seconds, at most 3600, got \(kv[1])")
+                        }
                         period = v
                     case "jitter":
                         let v = try number(kv[1])
