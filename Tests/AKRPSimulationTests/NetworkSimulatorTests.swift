@@ -95,6 +95,21 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
         let ok = try? KeyTraceSchedule(parsing: bytes + Array(repeating: 1, count: 32))
         #expect(ok?.lengths == [32])
     }
+
+    /// A record: 8-byte little-endian timestamp (ns), 2-byte length, key bytes.
+    func record(_ time: UInt64, _ length: Int) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: time >> (8 * UInt64($0))) } + [UInt8(length & 0xFF), UInt8(length >> 8)]
+            + Array(repeating: 7, count: length)
+    }
+
+    @Test func tracesThatAreNoDeviceAreRefusedNotReplayed() {
+        // A span past one day (here the largest timestamp); records closer than 1 µs on average.
+        for bad in [record(0, 32) + record(.max, 32), record(5, 32) + record(6, 32)] {
+            #expect(throws: NetworkError.self) { _ = try KeyTraceSchedule(parsing: bad) }
+        }
+        let device = record(1_000, 32) + record(500_001_000, 64)
+        #expect((try? KeyTraceSchedule(parsing: device))?.times == [0, 500_000_000])
+    }
 }
 
 @Suite struct NetworkComparisonTests {

@@ -46,7 +46,17 @@ public struct KeyTraceSchedule: Sendable, Equatable {
             l.append(n)
             offset += 10 + n
         }
-        guard l.reduce(0, +) > 0 else { throw .trace("the trace holds no key bytes") }
+        let total = l.reduce(0, +)
+        guard total > 0 else { throw .trace("the trace holds no key bytes") }
+        // The trace is replayed in a loop: its records must describe a device, not a flood of events.
+        let span = t.last ?? 0
+        guard span <= 86_400_000_000_000 else {
+            throw .trace("it spans \(span) ns; at most one day (86,400 s) of records is replayed")
+        }
+        let loop = Double(span) + (t.count > 1 ? Double(span) / Double(t.count - 1) : 1e9)
+        guard loop / Double(t.count) >= 1_000 else {
+            throw .trace("\(t.count) records in \(span) ns: more than one record per microsecond is not a device trace")
+        }
         times = t
         lengths = l
     }
