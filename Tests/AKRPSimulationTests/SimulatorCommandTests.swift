@@ -51,13 +51,18 @@ import Testing
         // tools/claims.py reads the same JSON: every claim row and the frontier verdict for each baseline.
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("tools/claims.py").path
-        let claims = try run([script, json, "--saturation", "1.0", "--frontier", json], executable: "/usr/bin/python3")
+        let claims = try run(
+            [script, json, "--saturation", "1.0", "--frontier", json, "--seeds", json], executable: "/usr/bin/python3")
         #expect(claims.status == 0, "\(claims.output)")
         #expect(claims.output.contains("| key-aware | 1.20 | throughput (bit/s) |"))
         #expect(claims.output.contains("| key-aware | 0.80 | wasted bits | akrp"))
         #expect(!claims.output.contains("| key-aware | 0.80 | throughput"), "throughput is only claimed from saturation up")
         #expect(claims.output.contains("| key-aware | 1.20 | rsvp |"))
         #expect(claims.output.contains("of 2 baseline points are dominated"))
+        // The same file twice as "seeds": one row per seed and a summary row for load 1.2 only.
+        #expect(claims.output.contains("| key-aware | 1.20 | all |"))
+        #expect(!claims.output.contains("| key-aware | 0.80 | all |"))
+        #expect(claims.output.contains("(routing, load, seed) points."))
     }
 
     @Test func malformedListsAreRefusedNamingTheOption() throws {
