@@ -28,6 +28,12 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var completionGrace: Nanoseconds = 4_000_000_000
     /// Multipath: candidate paths searched at once (1 = single path).
     public var paths: Int = 1
+    /// Multipath: search one path only when the best one has the key now by this node's knowledge (every
+    /// link at least 16 free units, or the request's size if larger: own links exact, others from link
+    /// state), and the other candidates only if it fails. Saves the frames (and their authentication key)
+    /// of branches that would lose anyway; off by default because stale link state costs a little
+    /// throughput near saturation (PROTOCOL.md §10.2).
+    public var adaptiveMultipath: Bool = false
     /// Multipath: how long the source waits for slower branches once the first one confirmed.
     public var branchWindow: Nanoseconds = 50_000_000
     /// Single path: how many other paths to try after a refusal.

@@ -94,7 +94,20 @@ extension Engine {
             }
             return sourceFailed(request, reason: sources[src].lastReason, outbox: outbox)
         }
-        if allBranchesEnded(src) { decide(src, now: now, outbox: outbox) }
+        if allBranchesEnded(src) {
+            // Adaptive multipath launched fewer branches than candidates: search the others now.
+            let next = Int(sources[src].nextPath) + 1
+            if next < Int(sources[src].pathCount) && now < sources[src].deadline && retryable(reason) {
+                sources[src].nextPath = UInt8(sources[src].pathCount - 1)
+                var b = next
+                while b < Int(sources[src].pathCount) {
+                    launchBranch(src, path: b, now: now, outbox: outbox)
+                    b += 1
+                }
+                return
+            }
+            decide(src, now: now, outbox: outbox)
+        }
     }
 
     func retryable(_ reason: FailReason) -> Bool {

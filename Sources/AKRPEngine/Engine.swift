@@ -225,8 +225,12 @@ public final class Engine {
         if slot + 1 > sourceHighWater { sourceHighWater = slot + 1 }
         counters.requestsStarted += 1
         if configuration.paths > 1 {
+            // Adaptive: when the best path has the key now (as far as this node knows), one branch is
+            // enough; the other candidates are searched only if it fails.
+            let launch = configuration.adaptiveMultipath && pathHasKey(src.paths[0], units: units) ? 1 : Int(src.pathCount)
+            sources[slot].nextPath = UInt8(launch - 1)
             var b = 0
-            while b < Int(src.pathCount) {
+            while b < launch {
                 launchBranch(slot, path: b, now: now, outbox: outbox)
                 b += 1
             }
@@ -234,6 +238,17 @@ public final class Engine {
             launchBranch(slot, path: 0, now: now, outbox: outbox)
         }
         return id
+    }
+
+    /// Whether every link of `path` has at least `units` free delivered units by this node's knowledge
+    /// (own links exact, others from link state).
+    func pathHasKey(_ path: Path, units: Int) -> Bool {
+        var h = 0
+        while h < path.hops {
+            guard let li = topology.linkIndex[path.link(h)], router.knownLevel(link: li) >= Double(max(units, 16)) else { return false }
+            h += 1
+        }
+        return true
     }
 
     /// Records the direct (least-delay) path's hop count, and makes sure the direct path is a candidate:

@@ -36,6 +36,10 @@ struct Run: ParsableCommand {
         name: .customLong("detour-budget-ms"),
         help: "AKRP: a path longer than the direct one may only take key arriving within this many ms (off = whole budget).")
     var detourBudgetMs = "0"
+    @Flag(
+        name: .customLong("adaptive-multipath"),
+        help: "AKRP multipath: one branch when the best path has the key, the others only if it fails.")
+    var adaptiveMultipath = false
     @Option(
         name: .customLong("eta-deviations"),
         help: "AKRP ETAs plan for key blocks this many typical deviations late (0…10).")
@@ -238,6 +242,7 @@ struct Run: ParsableCommand {
             s.sourceCapacity = min(256, records)
             s.latencyBudget = UInt64(budgets[0] * 1e6)
             s.etaDeviations = etaDeviations
+            s.adaptiveMultipath = adaptiveMultipath
             s.detourBudget = detourBudgetMs == "off" ? nil : UInt64((Double(detourBudgetMs) ?? 0) * 1e6)
             s.linkStateInterval = UInt64(linkStateMs * 1e6)
             s.processing = UInt64(processingUs * 1e3)

@@ -447,3 +447,59 @@ struct LinkStateTests {
         #expect(Set(originations(net)) == ["1:1-2", "2:2-3"])
     }
 }
+
+/// Adaptive multipath: one branch when the best path has the key by the source's knowledge, the other
+/// candidates only when it fails.
+@Suite("Adaptive multipath")
+struct AdaptiveMultipathTests {
+    /// Ring 1-2-3-4-1 (link 4-1 slower, so 1>2>3 is the best path to 3). Node 1 learns from node 2's
+    /// announcement that link 2-3 has 20 free units; node 2 then uses them all for its own requests to 3
+    /// before the next announcement, so node 1's knowledge is stale and the 1>2>3 branch is refused.
+    func ring(adaptive: Bool) throws -> (ManualNetwork, RequestID, launchedAtOnce: UInt64) {
+        func l(_ a: UInt32, _ b: UInt32, delay: UInt64 = 1_000_000) -> TopologyLink {
+            TopologyLink(a: NodeID(a), b: NodeID(b), unitsPerSecond: 1000, delay: delay)
+        }
+        let t = try Topology(
+            nodes: (1...4).map { NodeID($0) }, links: [l(1, 2), l(2, 3), l(3, 4), l(4, 1, delay: 3_000_000)])
+        var c = ProtocolScenarioTests.config()
+        c.paths = 2
+        c.adaptiveMultipath = adaptive
+        c.nominalRateBeforePattern = false
+        c.linkStateInterval = 10_000_000_000
+        c.linkStateCheckInterval = 100_000_000
+        let net = try ManualNetwork(topology: t, configuration: c)
+        net.run()
+        for link in [LinkID(NodeID(1), NodeID(2)), LinkID(NodeID(3), NodeID(4)), LinkID(NodeID(1), NodeID(4))] {
+            net.supplyKey(link: link, count: 20)
+        }
+        net.supplyKey(link: LinkID(NodeID(2), NodeID(3)), count: 20)
+        net.advance(by: 100_000_000)
+        net.run()
+        for units in [8, 8, 4] { _ = try net.request(from: NodeID(2), to: NodeID(3), units: units) }
+        net.run()
+        #expect(net.engine(NodeID(2)).pool(toward: NodeID(3))?.availableDelivered == 0)
+        let before = net.engine(NodeID(1)).counters.branchesLaunched
+        let id = try net.request(from: NodeID(1), to: NodeID(3), units: 1)
+        let launched = net.engine(NodeID(1)).counters.branchesLaunched - before
+        net.run()
+        return (net, id, launched)
+    }
+
+    @Test("adaptive: one branch first, the other after it fails; the request still completes")
+    func adaptive() throws {
+        let (net, id, launched) = try ring(adaptive: true)
+        #expect(launched == 1)
+        #expect(net.sourceKeys[id] != nil && net.sourceKeys[id] == net.destinationKeys[id])
+        let accepted = net.events.first { $0.event.kind == .requestAccepted && $0.event.request == id }
+        #expect(accepted?.event.path.description == "1>4>3")
+        #expect(net.engine(NodeID(1)).counters.branchesLaunched == 2)
+        #expect(net.checker.violations.isEmpty)
+    }
+
+    @Test("not adaptive: every candidate at once")
+    func allAtOnce() throws {
+        let (net, id, launched) = try ring(adaptive: false)
+        #expect(launched == 2)
+        #expect(net.sourceKeys[id] != nil && net.sourceKeys[id] == net.destinationKeys[id])
+    }
+}

@@ -119,6 +119,7 @@ public final class EngineNetworkRun: NetworkRun {
         c.latencyBudget = scenario.latencyBudget
         c.nominalRateBeforePattern = false
         c.detourBudget = scenario.detourBudget
+        c.adaptiveMultipath = scenario.adaptiveMultipath
         c.etaDeviations = scenario.etaDeviations
         c.keyAwareRouting = routing == .keyAware
         // Link-state flooding only serves key-aware routing.
