@@ -121,6 +121,15 @@ public final class ChaosRun {
         c.paths = 1 + Int(r.next() % 3)
         c.branchWindow = 20_000_000
         c.borrowing = r.next() % 8 != 0
+        // Admission variants from their own stream (the draws above keep their seeds' meaning):
+        // adaptive multipath, and the detour budget off, 0 or 100 ms.
+        var variant = SplitMix64(seed: seed ^ 0xADA7_7E5)
+        c.adaptiveMultipath = variant.next() % 2 == 0
+        switch variant.next() % 3 {
+        case 0: c.detourBudget = nil
+        case 1: c.detourBudget = 0
+        default: c.detourBudget = 100_000_000
+        }
         configuration = c
         faultFree = r.next() % 4 == 0
         dropRate = faultFree ? 0 : r.unit() * 0.05
