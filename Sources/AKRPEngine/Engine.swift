@@ -227,7 +227,8 @@ public final class Engine {
         if configuration.paths > 1 {
             // Adaptive: when the best path has the key now (as far as this node knows), one branch is
             // enough; the other candidates are searched only if it fails.
-            let launch = configuration.adaptiveMultipath && pathHasKey(src.paths[0], units: units) ? 1 : Int(src.pathCount)
+            let alone = configuration.adaptiveMultipath && pathHasKey(src.paths[0], units: units)
+            let launch = alone ? 1 : Int(src.pathCount)
             sources[slot].nextPath = UInt8(launch - 1)
             var b = 0
             while b < launch {
@@ -240,12 +241,14 @@ public final class Engine {
         return id
     }
 
-    /// Whether every link of `path` has at least `units` free delivered units by this node's knowledge
-    /// (own links exact, others from link state).
+    /// Whether every link of `path` has at least max(`units`, 16) free delivered units by this node's
+    /// knowledge (own links exact, others from link state, whose bands only tell "16 or more" reliably).
     func pathHasKey(_ path: Path, units: Int) -> Bool {
         var h = 0
         while h < path.hops {
-            guard let li = topology.linkIndex[path.link(h)], router.knownLevel(link: li) >= Double(max(units, 16)) else { return false }
+            guard let li = topology.linkIndex[path.link(h)], router.knownLevel(link: li) >= Double(max(units, 16)) else {
+                return false
+            }
             h += 1
         }
         return true
