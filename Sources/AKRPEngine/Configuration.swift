@@ -49,6 +49,10 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// depend on the level when it is short of a request, so finer changes are not flooded. 0 = only the
     /// periodic refresh.
     public var linkStateCheckInterval: Nanoseconds = 100_000_000
+    /// How far (in hops) a link-state announcement travels: 16 = the whole network (paths are at most
+    /// 16 hops); smaller values keep each flood local, for networks of thousands of nodes where a
+    /// network-wide flood costs one frame per directed link.
+    public var linkStateRadius: Int = 16
     /// Until a link's delivery pattern is known (four deliveries observed), ETAs of future units assume
     /// the link's nominal rate as a smooth flow. That is optimistic for devices that deliver key in
     /// blocks seconds apart: set this to `false` to admit only delivered key on such a link until its
@@ -104,6 +108,9 @@ public struct EngineConfiguration: Sendable, Equatable {
         }
         if !(etaDeviations >= 0 && etaDeviations <= 10) {
             throw .invalid(field: "etaDeviations", reason: "must be 0…10")
+        }
+        if linkStateRadius < 1 || linkStateRadius > 16 {
+            throw .invalid(field: "linkStateRadius", reason: "must be 1…16 hops")
         }
         if maxNeighbours < 1 { throw .invalid(field: "maxNeighbours", reason: "must be at least 1") }
     }

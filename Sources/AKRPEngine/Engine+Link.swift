@@ -133,7 +133,7 @@ extension Engine {
             m.rate = UInt32(min(rate, Double(UInt32.max)))
             m.serial = sessions[i].linkStateSerial
             m.request = RequestID(source: node, serial: 0)
-            m.hop = UInt8(Path.maxHops)
+            m.hop = UInt8(min(max(configuration.linkStateRadius, 1), Path.maxHops))
             var j = 0
             while j < sessionCount {
                 if sessions[j].up { send(&m, j, outbox) }

@@ -36,6 +36,10 @@ struct Run: ParsableCommand {
         name: .customLong("detour-budget-ms"),
         help: "AKRP: a path longer than the direct one may only take key arriving within this many ms (off = whole budget).")
     var detourBudgetMs = "0"
+    @Option(
+        name: .customLong("link-state-radius"),
+        help: "AKRP: hops a link-state announcement travels (1…16; 16 = the whole network).")
+    var linkStateRadius = 16
     @Flag(
         name: .customLong("adaptive-multipath"),
         help: "AKRP multipath: one branch when the best path has the key, the others only if it fails.")
@@ -86,6 +90,9 @@ struct Run: ParsableCommand {
             throw ValidationError("--pool-capacity must be 2…1048576 units, got \(poolCapacity)")
         }
         guard records >= 1 && records <= 1 << 20 else { throw ValidationError("--records must be 1…1048576, got \(records)") }
+        guard linkStateRadius >= 1 && linkStateRadius <= 16 else {
+            throw ValidationError("--link-state-radius must be 1…16 hops, got \(linkStateRadius)")
+        }
         guard threads >= 1 && threads <= 1024 else { throw ValidationError("--threads must be 1…1024, got \(threads)") }
         for b in budgets { try check("--budget-ms", b, 0.001...3_600_000, "ms") }
         if detourBudgetMs != "off", let d = Double(detourBudgetMs) { try check("--detour-budget-ms", d, 0...3_600_000, "ms") }
@@ -243,6 +250,7 @@ struct Run: ParsableCommand {
             s.latencyBudget = UInt64(budgets[0] * 1e6)
             s.etaDeviations = etaDeviations
             s.adaptiveMultipath = adaptiveMultipath
+            s.linkStateRadius = linkStateRadius
             s.detourBudget = detourBudgetMs == "off" ? nil : UInt64((Double(detourBudgetMs) ?? 0) * 1e6)
             s.linkStateInterval = UInt64(linkStateMs * 1e6)
             s.processing = UInt64(processingUs * 1e3)

@@ -446,6 +446,25 @@ struct LinkStateTests {
         net.advance(by: 2_000_000_000)
         #expect(Set(originations(net)) == ["1:1-2", "2:2-3"])
     }
+
+    @Test("a flood travels linkStateRadius hops and no further")
+    func radius() throws {
+        var c = ProtocolScenarioTests.config()
+        c.linkStateInterval = 2_000_000_000
+        c.linkStateRadius = 2
+        let net = try ManualNetwork(topology: ProtocolScenarioTests.line(5), configuration: c)
+        net.run()
+        let link = LinkID(NodeID(1), NodeID(2))
+        net.supplyKey(link: link, count: 20)
+        net.advance(by: 100_000_000)
+        net.run()
+        let li = try #require(net.topology.index(of: link))
+        // Node 1 announces link 1-2: node 2 is one hop away, node 3 two, node 4 three.
+        #expect(net.engine(NodeID(2)).router.knownLevel(link: li) == 20)
+        #expect(net.engine(NodeID(3)).router.knownLevel(link: li) == 20)
+        #expect(net.engine(NodeID(4)).router.knownLevel(link: li) == 0)
+        #expect(net.engine(NodeID(5)).router.knownLevel(link: li) == 0)
+    }
 }
 
 /// Adaptive multipath: one branch when the best path has the key by the source's knowledge, the other

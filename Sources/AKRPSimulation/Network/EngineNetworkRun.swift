@@ -120,6 +120,7 @@ public final class EngineNetworkRun: NetworkRun {
         c.nominalRateBeforePattern = false
         c.detourBudget = scenario.detourBudget
         c.adaptiveMultipath = scenario.adaptiveMultipath
+        c.linkStateRadius = scenario.linkStateRadius
         c.etaDeviations = scenario.etaDeviations
         c.keyAwareRouting = routing == .keyAware
         // Link-state flooding only serves key-aware routing.

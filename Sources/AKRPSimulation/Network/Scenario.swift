@@ -49,6 +49,8 @@ public struct Scenario: Sendable {
     public var latencyBudget: Nanoseconds = 2_000_000_000
     /// AKRP detour admission (`EngineConfiguration.detourBudget`); `nil` lets detours use the whole budget.
     public var detourBudget: Nanoseconds? = 0
+    /// AKRP link-state flood radius in hops (`EngineConfiguration.linkStateRadius`).
+    public var linkStateRadius = 16
     /// AKRP multipath launches one branch when the best path has the key (`EngineConfiguration.adaptiveMultipath`).
     public var adaptiveMultipath = false
     /// AKRP ETAs plan for blocks this many typical deviations late (`EngineConfiguration.etaDeviations`).
