@@ -5,27 +5,9 @@ import Testing
 /// Protocol behaviour on small networks of real engines, messages delivered by hand.
 @Suite("Protocol scenarios")
 struct ProtocolScenarioTests {
-    static func line(_ n: Int, rate: Double = 1000) -> Topology {
-        try! Topology(
-            nodes: (1...n).map { NodeID(UInt32($0)) },
-            links: (1..<n).map {
-                TopologyLink(a: NodeID(UInt32($0)), b: NodeID(UInt32($0 + 1)), unitsPerSecond: rate, delay: 1_000_000)
-            })
-    }
+    static func line(_ n: Int, rate: Double = 1000) -> Topology { SmallNetwork.line(n, rate: rate) }
 
-    static func config() -> EngineConfiguration {
-        var c = EngineConfiguration()
-        c.poolCapacity = 64
-        c.ownershipBlock = 4
-        c.maxRequestUnits = 8
-        c.recordCapacity = 16
-        c.accumulatorCapacity = 4
-        c.sourceCapacity = 8
-        c.outboxCapacity = 128
-        c.eventCapacity = 128
-        c.linkStateInterval = 0
-        return c
-    }
+    static func config() -> EngineConfiguration { SmallNetwork.configuration() }
 
     func network(_ n: Int, key: Int = 32, configure: (inout EngineConfiguration) -> Void = { _ in }) throws -> ManualNetwork {
         var c = Self.config()

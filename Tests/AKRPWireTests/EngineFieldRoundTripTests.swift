@@ -60,27 +60,9 @@ struct EngineFieldRoundTripTests {
 
     // MARK: real engines, every message over the wire
 
-    static func line(_ n: Int, rate: Double = 1000) -> Topology {
-        try! Topology(
-            nodes: (1...n).map { NodeID(UInt32($0)) },
-            links: (1..<n).map {
-                TopologyLink(a: NodeID(UInt32($0)), b: NodeID(UInt32($0 + 1)), unitsPerSecond: rate, delay: 1_000_000)
-            })
-    }
+    static func line(_ n: Int, rate: Double = 1000) -> Topology { SmallNetwork.line(n, rate: rate) }
 
-    static func configuration() -> EngineConfiguration {
-        var c = EngineConfiguration()
-        c.poolCapacity = 64
-        c.ownershipBlock = 4
-        c.maxRequestUnits = 8
-        c.recordCapacity = 16
-        c.accumulatorCapacity = 4
-        c.sourceCapacity = 8
-        c.outboxCapacity = 128
-        c.eventCapacity = 128
-        c.linkStateInterval = 0
-        return c
-    }
+    static func configuration() -> EngineConfiguration { SmallNetwork.configuration() }
 
     /// A protocol scenario on a small network: builds its network and drives it through the loop.
     struct Scenario: Sendable, CustomTestStringConvertible {

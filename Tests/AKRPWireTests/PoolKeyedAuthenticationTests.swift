@@ -8,13 +8,7 @@ import Testing
 /// at the receiver. The pools pay for authentication.
 @Suite("Pool-keyed authentication")
 struct PoolKeyedAuthenticationTests {
-    static func line(_ n: Int) throws -> Topology {
-        try Topology(
-            nodes: (1...n).map { NodeID(UInt32($0)) },
-            links: (1..<n).map {
-                TopologyLink(a: NodeID(UInt32($0)), b: NodeID(UInt32($0 + 1)), unitsPerSecond: 1000, delay: 1_000_000)
-            })
-    }
+    static func line(_ n: Int) throws -> Topology { SmallNetwork.line(n) }
 
     /// Carries every queued message sealed with pool key; returns how many frames went over the wire.
     /// A message whose sender has no free own unit yet stays queued (it waits for key).
