@@ -29,7 +29,7 @@ var targets: [Target] = [
         name: "akrpctl",
         dependencies: [
             "AKRPEngine", "AKRPWire",
-            "AKRPDevice", "AKRPKeySource",
+            "AKRPDevice", "AKRPKeySource", "AKRPConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         path: "tools/akrpctl",
@@ -59,6 +59,32 @@ var targets: [Target] = [
         swiftSettings: strict),
     .testTarget(
         name: "AKRPDeviceTests", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], swiftSettings: strict),
+    // MARK: the relay box (issue 9): configuration, the box shell around one engine, the daemon
+    .target(name: "AKRPConfig", dependencies: ["AKRPEngine", "AKRPKeySource"], swiftSettings: strict),
+    .testTarget(name: "AKRPConfigTests", dependencies: ["AKRPConfig", "AKRPEngine"], swiftSettings: strict),
+    .target(
+        name: "AKRPNode",
+        dependencies: [
+            "AKRPEngine", "AKRPWire", "AKRPKeySource", "AKRPDevice", "AKRPConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
+        swiftSettings: strict),
+    .executableTarget(
+        name: "akrpd",
+        dependencies: [
+            "AKRPNode", "AKRPConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
+        swiftSettings: strict),
+    .testTarget(
+        name: "AKRPNodeTests",
+        dependencies: ["AKRPNode", "AKRPConfig", "AKRPEngine", "AKRPWire", "AKRPKeySource"],
+        swiftSettings: strict),
     .executableTarget(
         name: "akrp-bench-usb", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], path: "tools/bench-usb",
         exclude: ["run"], swiftSettings: strict),
@@ -73,9 +99,13 @@ let package = Package(
         .library(name: "AKRPWire", targets: ["AKRPWire"]),
         .executable(name: "akrp-sim", targets: ["akrp-sim"]),
         .executable(name: "akrpctl", targets: ["akrpctl"]),
+        .executable(name: "akrpd", targets: ["akrpd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: targets
 )

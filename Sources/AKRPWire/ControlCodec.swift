@@ -33,6 +33,7 @@ public enum ControlCodec {
         case .keyResponse: 1 + 8 + 2 + Int(message.dataLength)
         case .configurationChunk: 4 + 4 + 2 + Int(message.dataLength)
         case .configurationAck: 1 + 4
+        case .keyFetchRequest: 8
         }
     }
 
@@ -70,7 +71,9 @@ public enum ControlCodec {
                 guard m.request.source != .none else { throw .invalidField(.request) }
                 guard m.dataLength >= 1 else { throw .invalidField(.dataLength) }
             } else {
-                guard FailReason(rawValue: m.status) != nil else { throw .invalidField(.status) }
+                guard FailReason(rawValue: m.status) != nil || KeyResponseStatus(rawValue: m.status) != nil else {
+                    throw .invalidField(.status)
+                }
                 guard m.dataLength == 0 else { throw .invalidField(.dataLength) }
             }
         case .configurationChunk:
@@ -79,6 +82,8 @@ public enum ControlCodec {
             else { throw .invalidField(.dataLength) }
         case .configurationAck:
             guard ConfigurationStatus(rawValue: m.status) != nil else { throw .invalidField(.status) }
+        case .keyFetchRequest:
+            guard m.request.source != .none else { throw .invalidField(.request) }
         }
     }
 
@@ -150,6 +155,9 @@ public enum ControlCodec {
         case .configurationAck:
             w.write(message.status)
             w.write(message.offset)
+        case .keyFetchRequest:
+            w.write(message.request.source.rawValue)
+            w.write(message.request.serial)
         }
         precondition(w.position == total, "control body length table out of date")
         return total
@@ -235,6 +243,9 @@ public enum ControlCodec {
             guard let offset = r.readUInt32() else { throw .bodyTooShort(.offset) }
             m.status = status
             m.offset = offset
+        case .keyFetchRequest:
+            guard let source = r.readUInt32(), let serial = r.readUInt32() else { throw .bodyTooShort(.request) }
+            m.request = RequestID(source: NodeID(source), serial: serial)
         }
         guard r.remaining == 0 else { throw .bodyTooLong(r.remaining) }
         try check(m)

@@ -20,6 +20,9 @@ public enum ControlKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     case configurationChunk = 0x46
     /// The box's answer to a configuration chunk: a ``ConfigurationStatus`` and the bytes accepted.
     case configurationAck = 0x47
+    /// Asks for the delivered key `request` held in the box's key store (the destination end of a
+    /// request fetches its key by ID). Answered with a ``keyResponse``; the key is handed out once.
+    case keyFetchRequest = 0x48
 
     /// The kind's name as `akrpctl` prints it.
     public var description: String {
@@ -32,6 +35,7 @@ public enum ControlKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
         case .keyResponse: "key-response"
         case .configurationChunk: "configuration-chunk"
         case .configurationAck: "configuration-ack"
+        case .keyFetchRequest: "key-fetch-request"
         }
     }
 }
@@ -46,6 +50,31 @@ public enum ConfigurationStatus: UInt8, Sendable, CaseIterable {
     case badOffset = 2
     /// The image was refused (too large, malformed, or failed its check).
     case rejected = 3
+}
+
+/// Statuses of a ``ControlKind/keyResponse`` that are not a ``FailReason`` of the engine: the box's
+/// own reasons for not handing out a key. Stable values, disjoint from `FailReason`'s.
+public enum KeyResponseStatus: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// No key with that ID is held (never delivered here, already fetched, or expired).
+    case unknownKey = 0x80
+    /// The request did not complete within the box's request timeout: no key was handed out (the
+    /// source may hold a key whose arrival at the destination was never confirmed; it is wiped).
+    case timedOut = 0x81
+    /// The box refused the request at once: `keyLength` too large or not a whole number of bytes the
+    /// engine can deliver, destination unknown or this box itself, no route, or a full table.
+    case refused = 0x82
+    /// The box is shutting down and takes no new requests.
+    case shuttingDown = 0x83
+
+    /// The status's name as `akrpctl` prints it.
+    public var description: String {
+        switch self {
+        case .unknownKey: "unknown-key"
+        case .timedOut: "timed-out"
+        case .refused: "refused"
+        case .shuttingDown: "shutting-down"
+        }
+    }
 }
 
 /// Key counters of one link, at one end.

@@ -9,6 +9,7 @@ struct AKRPCtl: ParsableCommand {
         subcommands: [
             DecodeCommand.self,
             DevicesCommand.self, DeviceCommand.self,
+            KeyCommand.self, StatsCommand.self, DumpCommand.self,
         ]
     )
 }

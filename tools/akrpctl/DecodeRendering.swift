@@ -195,11 +195,13 @@ enum FrameDecoding {
                 fields += [("destination", .number(UInt64(m.destination.rawValue))), ("keyLength", .number(UInt64(m.keyLength)))]
             case .keyResponse:
                 fields += [
-                    ("status", .text(m.status == 0 ? "delivered" : FailReason(rawValue: m.status)?.description ?? "\(m.status)")),
+                    ("status", .text(keyStatusName(m.status))),
                     ("request", .text(m.request.description)),
                 ]
             case .configurationAck:
                 fields += [("status", .text(configurationStatusName(m.status))), ("offset", .number(UInt64(m.offset)))]
+            case .keyFetchRequest:
+                fields.append(("request", .text(m.request.description)))
             }
             if ControlCodec.carriesData(m.kind) {
                 fields.append(("dataLength", .number(UInt64(m.dataLength))))
@@ -207,6 +209,14 @@ enum FrameDecoding {
             }
         }
         return DecodedFrame(fields: fields)
+    }
+
+    /// The name of a key response status: delivered, an engine failure reason, or the box's own reason.
+    static func keyStatusName(_ status: UInt8) -> String {
+        if status == 0 { return "delivered" }
+        if let reason = FailReason(rawValue: status) { return reason.description }
+        if let own = KeyResponseStatus(rawValue: status) { return own.description }
+        return "\(status)"
     }
 
     /// `Array.withUnsafeBytes` rethrows untyped; this keeps the codec's typed error.

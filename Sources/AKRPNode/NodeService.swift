@@ -1,0 +1,21 @@
+public import ServiceLifecycle
+
+/// The box as a service of swift-service-lifecycle: runs until a graceful shutdown (SIGTERM, SIGINT)
+/// is requested, then drains — new key requests refused, requests in flight given `drainDeadline` to
+/// finish — and stops, wiping every key it holds.
+public struct NodeService: Service {
+    public let node: RelayNode
+    /// Nanoseconds requests in flight may take to finish once shutdown starts.
+    public let drainDeadline: UInt64
+
+    public init(node: RelayNode, drainDeadline: UInt64 = 5_000_000_000) {
+        self.node = node
+        self.drainDeadline = drainDeadline
+    }
+
+    public func run() async throws {
+        try await node.start()
+        try? await gracefulShutdown()
+        await node.shutdown(deadline: drainDeadline)
+    }
+}
