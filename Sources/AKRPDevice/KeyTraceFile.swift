@@ -1,3 +1,4 @@
+import AKRPEngine
 public import AKRPKeySource
 import Glibc
 
@@ -26,7 +27,7 @@ public enum KeyTraceFile {
         guard info.st_size <= maxBytes else { throw .tooLarge(path: path, limit: maxBytes) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, Int(info.st_size)), alignment: 16)
         defer {
-            wipeKeyBytes(buffer)
+            wipe(buffer)
             buffer.deallocate()
         }
         var filled = 0

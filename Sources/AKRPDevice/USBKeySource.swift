@@ -152,7 +152,7 @@ public final class USBKeySource: KeySource, @unchecked Sendable {
     deinit {
         close()
         state.withLock { s in
-            wipeKeyBytes(s.staging)
+            wipe(s.staging)
             s.staging.deallocate()
         }
     }

@@ -368,20 +368,3 @@ public final class KeyPool {
         wipe(UnsafeMutableRawBufferPointer(rebasing: bytes[(s * unitSize)..<((s + 1) * unitSize)]))
     }
 }
-
-/// Overwrites key material with zeros in a way the optimiser may not remove.
-@inline(never)
-public func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
-    guard let base = buffer.baseAddress else { return }
-    var i = 0
-    while i + 8 <= buffer.count {
-        base.storeBytes(of: UInt64(0), toByteOffset: i, as: UInt64.self)
-        i += 8
-    }
-    while i < buffer.count {
-        base.storeBytes(of: 0, toByteOffset: i, as: UInt8.self)
-        i += 1
-    }
-    // Keep the stores observable.
-    withExtendedLifetime(buffer) {}
-}

@@ -83,7 +83,7 @@ public final class KeyTrace {
     }
 
     deinit {
-        wipeKeyBytes(keyBytes)
+        wipe(keyBytes)
         keyBytes.deallocate()
     }
 
@@ -171,7 +171,7 @@ public final class TraceReplaySource: KeySource {
         let aligned = try alignSourceCursor(cursor, link: link, sink: &sink)
         if aligned > cursor {  // the sink already holds these units: skip, wiping them
             let skip = Int(min(aligned - cursor, UInt64(totalUnits - nextUnit)))
-            wipeKeyBytes(unitBytes(nextUnit, count: skip))
+            wipe(unitBytes(nextUnit, count: skip))
             nextUnit += skip
         }
         guard now >= start else { return 0 }
@@ -184,7 +184,7 @@ public final class TraceReplaySource: KeySource {
                 link: link, firstIndex: firstIndex + UInt64(nextUnit), unitCount: n, unitSize: unitSize,
                 bytes: UnsafeRawBufferPointer(bytes))
         } catch { throw .sink(error) }
-        wipeKeyBytes(bytes)
+        wipe(bytes)
         nextUnit += n
         return n
     }

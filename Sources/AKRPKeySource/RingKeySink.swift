@@ -38,7 +38,7 @@ public final class RingKeySink: KeySink {
     }
 
     deinit {
-        wipeKeyBytes(storage)
+        wipe(storage)
         storage.deallocate()
     }
 
@@ -97,7 +97,7 @@ public final class RingKeySink: KeySink {
             let slots = UnsafeMutableRawBufferPointer(
                 rebasing: storage[(head * unitSize)..<((head + run) * unitSize)])
             output.baseAddress!.advanced(by: copied * unitSize).copyMemory(from: slots.baseAddress!, byteCount: slots.count)
-            wipeKeyBytes(slots)
+            wipe(slots)
             copied += run
             head = (head + run) % capacity
         }
@@ -113,7 +113,7 @@ public final class RingKeySink: KeySink {
         var dropped = 0
         while dropped < n {
             let run = min(n - dropped, capacity - head)
-            wipeKeyBytes(UnsafeMutableRawBufferPointer(rebasing: storage[(head * unitSize)..<((head + run) * unitSize)]))
+            wipe(UnsafeMutableRawBufferPointer(rebasing: storage[(head * unitSize)..<((head + run) * unitSize)]))
             dropped += run
             head = (head + run) % capacity
         }

@@ -1,3 +1,5 @@
+import AKRPEngine
+
 /// SHA-256 (FIPS 180-4) of one short message, for the seeded simulation key stream only.
 ///
 /// Not a general-purpose hash API: it hashes messages of at most 55 bytes (one block), which is
@@ -19,7 +21,7 @@ struct SHA256Block {
         precondition(message.count <= 55 && digest.count >= 32, "single-block SHA-256 only")
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
             compress(message, schedule: w, into: digest)
-            wipeKeyBytes(UnsafeMutableRawBufferPointer(w))
+            wipe(UnsafeMutableRawBufferPointer(w))
         }
     }
 

@@ -46,7 +46,7 @@ public struct SeededKeyStream: Sendable, Equatable {
                     }
                     offset += unitSize
                 }
-                wipeKeyBytes(d)
+                wipe(d)
             }
         }
     }

@@ -95,7 +95,7 @@ public final class SimulatedDevice: KeySource {
     }
 
     deinit {
-        wipeKeyBytes(scratch)
+        wipe(scratch)
         scratch.deallocate()
     }
 
@@ -116,7 +116,7 @@ public final class SimulatedDevice: KeySource {
             let n = Int(min(UInt64(min(sink.freeUnits, scratchUnits)), produced - cursor))
             let bytes = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<(n * pair.unitSize)])
             pair.stream.fill(firstIndex: cursor, unitCount: n, unitSize: pair.unitSize, into: bytes)
-            defer { wipeKeyBytes(bytes) }
+            defer { wipe(bytes) }
             do {
                 try sink.accept(
                     link: pair.link, firstIndex: cursor, unitCount: n, unitSize: pair.unitSize,

@@ -1,3 +1,5 @@
+import AKRPEngine
+
 /// The authentication key of a few consecutive sequence numbers on one directed link: for each, the
 /// hash key `r` in force and the one-time pad. Key bytes live in one buffer allocated at creation and
 /// wiped when used and when the window goes away.
@@ -31,7 +33,7 @@ struct AuthenticationKeyWindow: ~Copyable {
     }
 
     deinit {
-        wipeKeyMaterial(storage)
+        wipe(storage)
         storage.deallocate()
     }
 
@@ -77,7 +79,7 @@ struct AuthenticationKeyWindow: ~Copyable {
     mutating func consume(through sequence: UInt64) {
         while lowest <= sequence {
             if lowest < nextToDraw {
-                wipeKeyMaterial(UnsafeMutableRawBufferPointer(start: slot(lowest), count: Self.slotLength))
+                wipe(UnsafeMutableRawBufferPointer(start: slot(lowest), count: Self.slotLength))
             }
             lowest += 1
         }

@@ -1,3 +1,5 @@
+import AKRPEngine
+
 /// Cuts a TCP byte stream into frames: partial frames wait for more bytes, several frames per read
 /// come out one by one, and a header declaring more than the maximum frame size fails the stream
 /// before any byte is buffered toward it.
@@ -33,7 +35,7 @@ public struct FrameStreamDecoder: ~Copyable {
 
     deinit {
         // Commit and share payloads are relay shares (public), but wiping costs nothing here.
-        wipeKeyMaterial(buffer)
+        wipe(buffer)
         buffer.deallocate()
     }
 
