@@ -9,7 +9,7 @@ final class LinkFeed {
     let neighbour: NodeID
     /// How the operator configured it, for the dump: `simulated`, `usb SERIAL`, `trace PATH`.
     let description: String
-    let source: any KeySource
+    var source: any KeySource
     var sink: EnginePoolSink
     /// Earliest time worth polling again (nil: the source signals readiness itself).
     var nextPoll: Nanoseconds?
@@ -29,6 +29,13 @@ final class LinkFeed {
         self.description = description
         self.source = source
         self.sink = sink
+    }
+
+    /// The highest unit index the link's device can have produced by `now`, as far as the box can know:
+    /// exact for a simulated device, the pool's tail otherwise (a device's buffer is not visible).
+    func producedEstimate(now: Nanoseconds, tail: UnitIndex) -> UnitIndex {
+        if let simulated = source as? SimulatedDevice { return max(tail, simulated.pair.producedUnits(at: now)) }
+        return tail
     }
 
     /// The pool was moved forward by the shell (greeting skip): the next delivery continues there.

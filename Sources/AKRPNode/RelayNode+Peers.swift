@@ -36,6 +36,7 @@ extension RelayNode {
             }
             .connect(host: peer.address.host, port: Int(peer.address.port))
             .whenFailure { [self] error in
+                guard let peer = peers[neighbour] else { return }
                 peer.counters.connectFailures += 1
                 if peer.counters.connectFailures == 1 || peer.counters.connectFailures % 50 == 0 {
                     logger.info(
@@ -51,7 +52,10 @@ extension RelayNode {
         guard !stopped, !shuttingDown, peer.dials, peer.reconnect == nil else { return }
         let p = configuration.peers
         peer.backoff = peer.backoff == 0 ? p.reconnectMinimum : min(p.reconnectMaximum, peer.backoff &* 2)
-        peer.reconnect = loop.scheduleTask(in: .nanoseconds(Int64(peer.backoff))) { [self] in dial(peer) }
+        let neighbour = peer.neighbour
+        peer.reconnect = loop.scheduleTask(in: .nanoseconds(Int64(peer.backoff))) { [self] in
+            if let peer = peers[neighbour] { dial(peer) }
+        }
     }
 
     /// A dialled connection is up: greet (the acceptor greets back after reading ours).
@@ -120,7 +124,10 @@ extension RelayNode {
         peer.consecutiveBadFrames = 0
         let now = clock.now()
         if let pool = engine.pool(toward: g.sender), g.head > pool.head {
-            let limit = pool.head &+ UInt64(2 * configuration.engine.poolCapacity) &+ configuration.highWaterStep
+            // A neighbour's head can be ahead of ours by what its device produced that our idle (full)
+            // pool did not take, plus its high-water step after a restart — not more.
+            let produced = feeds[g.sender]?.producedEstimate(now: clock.now(), tail: pool.tail) ?? pool.tail
+            let limit = max(pool.head, produced) &+ UInt64(2 * configuration.engine.poolCapacity) &+ configuration.highWaterStep
             let target = min(g.head, limit)
             if target < g.head {
                 logger.warning(
@@ -309,7 +316,7 @@ extension RelayNode {
             item.message.sequence = unit
             let length: Int
             do throws(WireError) {
-                length = try item.payload.withUnsafeBytes { payload throws(WireError) in
+                length = try withBytes(item.payload) { payload throws(WireError) in
                     try PoolKeyedFrames.seal(
                         item.message, payload: payload, key: UnsafeRawBufferPointer(authenticationKey), into: frameBuffer)
                 }
@@ -347,3 +354,10 @@ private func isIPLiteral(_ host: String) -> Bool {
 }
 
 private func isLoopback(_ host: String) -> Bool { host == "::1" || host.hasPrefix("127.") || host == "localhost" }
+
+/// `Array.withUnsafeBytes` rethrows untyped errors; this keeps the body's typed error.
+func withBytes<T, E: Error>(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(E) -> T) throws(E) -> T {
+    var result: Result<T, E>?
+    bytes.withUnsafeBytes { raw in result = Result { () throws(E) -> T in try body(raw) } }
+    return try result!.get()
+}

@@ -26,8 +26,11 @@ extension RelayNode {
                         blockPeriod: blockPeriod, jitter: jitter)
                 } catch { throw .keySource(neighbour: n.node, reason: "simulated device: \(error)") }
                 source = pair.end(at: configuration.node)
-                // Key produced before this start is in the past: begin with what is produced now.
-                current = pair.producedUnits(at: now)
+                // Begin with the oldest unit the device still holds (as a real device buffers key while its
+                // box is down): the neighbour's pool, if idle, is there or further back, and the greeting
+                // moves the lower of the two ends forward.
+                let produced = pair.producedUnits(at: now)
+                current = produced > pair.deviceBufferUnits ? produced - pair.deviceBufferUnits : 0
                 description = "simulated seed \(seed), \(bitsPerSecond) bit/s"
                     + (blockPeriod > 0 ? ", blocks every \(Double(blockPeriod) / 1e6) ms" : "")
             case .trace(let path):
@@ -37,9 +40,7 @@ extension RelayNode {
                 }
                 let trace: KeyTrace
                 do throws(KeyTraceError) {
-                    trace = try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws(KeyTraceError) in
-                        try KeyTrace(parsing: raw)
-                    }
+                    trace = try withBytes([UInt8](bytes)) { raw throws(KeyTraceError) in try KeyTrace(parsing: raw) }
                 } catch { throw .keySource(neighbour: n.node, reason: "trace \(path): \(error)") }
                 do throws(TraceReplaySource.ConfigurationError) {
                     source = try TraceReplaySource(trace: trace, link: link, unitSize: unitSize, start: now)

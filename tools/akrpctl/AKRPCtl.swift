@@ -9,7 +9,27 @@ struct AKRPCtl: ParsableCommand {
         subcommands: [
             DecodeCommand.self,
             DevicesCommand.self, DeviceCommand.self,
+            ConfigCommand.self,
             KeyCommand.self, StatsCommand.self, DumpCommand.self,
         ]
     )
+
+    /// Options that name the box (`--socket PATH`, `--timeout S`) may come before the subcommand, as in
+    /// `akrpctl --socket /run/akrpd/control.sock stats`; they belong to the subcommands, so they are
+    /// moved behind the subcommand's name before parsing.
+    static func main() {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        var leading: [String] = []
+        while let first = arguments.first, ["--socket", "--timeout"].contains(where: { first == $0 || first.hasPrefix($0 + "=") }) {
+            leading.append(arguments.removeFirst())
+            if !first.contains("="), !arguments.isEmpty { leading.append(arguments.removeFirst()) }
+        }
+        arguments += leading
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

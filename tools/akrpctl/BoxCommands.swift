@@ -98,7 +98,7 @@ enum KeyIdentifier {
 
 /// Prints a key answer; a refusal is an error (exit status 1) with the box's reason.
 func printKey(_ answer: ControlMessage, _ key: [UInt8], output: KeyOutputOptions, action: String) throws {
-    let status = DecodeRendering.keyStatusName(answer.status)
+    let status = FrameDecoding.keyStatusName(answer.status)
     guard answer.status == 0, !key.isEmpty else {
         if output.json {
             print(DeviceJSON.object([("id", .string(answer.request.source == .none ? "" : answer.request.description)),

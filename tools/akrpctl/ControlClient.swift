@@ -73,9 +73,13 @@ final class ControlClient {
         nextCorrelation += 1
         var frame = [UInt8](repeating: 0, count: ControlCodec.frameLength(of: m))
         do throws(WireError) {
-            _ = try frame.withUnsafeMutableBytes { out throws(WireError) in
-                try data.withUnsafeBytes { d throws(WireError) in try ControlCodec.encode(m, data: d, into: out) }
+            var result: Result<Int, WireError>?
+            frame.withUnsafeMutableBytes { out in
+                data.withUnsafeBytes { d in
+                    result = Result { () throws(WireError) -> Int in try ControlCodec.encode(m, data: d, into: out) }
+                }
             }
+            _ = try result!.get()
         } catch { throw .protocolError("cannot encode the request: \(error)") }
         try writeAll(frame)
         var start = Self.monotonicSeconds()
@@ -104,7 +108,9 @@ final class ControlClient {
             } catch { throw .protocolError("the box sent a malformed frame: \(error)") }
             guard !pendingBytes.isEmpty else { return nil }
             do throws(WireError) {
-                let taken = try pendingBytes.withUnsafeBytes { b throws(WireError) in try decoder.append(b) }
+                var result: Result<Int, WireError>?
+                pendingBytes.withUnsafeBytes { b in result = Result { () throws(WireError) -> Int in try decoder.append(b) } }
+                let taken = try result!.get()
                 pendingBytes.removeFirst(taken)
                 if taken == 0 { return nil }
             } catch { throw .protocolError("the box sent a malformed stream: \(error)") }
