@@ -10,7 +10,7 @@ struct AKRPCtl: ParsableCommand {
             DecodeCommand.self,
             DevicesCommand.self, DeviceCommand.self,
             ConfigCommand.self,
-            KeyCommand.self, StatsCommand.self, DumpCommand.self,
+            KeyCommand.self, StatsCommand.self, DumpCommand.self, LoadCommand.self,
         ]
     )
 

@@ -40,8 +40,13 @@ final class ControlClient {
     init(_ options: BoxConnectionOptions) throws(ControlClientError) {
         path = options.path
         deadlineSeconds = options.timeout
-        fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw .system(path: options.path, "socket", errno) }
+        fd = try Self.connectSocket(path)
+    }
+
+    /// Connects a stream socket to the Unix socket at `path`.
+    static func connectSocket(_ path: String) throws(ControlClientError) -> Int32 {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw .system(path: path, "socket", errno) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
@@ -61,6 +66,7 @@ final class ControlClient {
             Glibc.close(fd)
             throw .system(path: path, "connect", code)
         }
+        return fd
     }
 
     deinit { Glibc.close(fd) }
