@@ -1,10 +1,64 @@
 import AKRPEngine
 
-/// SHA-256 (FIPS 180-4) of one short message, for the seeded simulation key stream only.
+/// SHA-256 (FIPS 180-4) of a message of any length, for checksums of stored data (the relay box's
+/// configuration image). Key streams use the allocation-free single-block form, ``SHA256Block``;
+/// both share one compression function.
+public enum SHA256 {
+    /// Digest length in bytes.
+    public static let digestSize = 32
+
+    /// The 32-byte digest of `message`.
+    public static func hash(_ message: [UInt8]) -> [UInt8] {
+        var state = SHA256Block.initialState
+        var digest = [UInt8](repeating: 0, count: digestSize)
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            message.withUnsafeBytes { bytes in
+                let fullBlocks = bytes.count / 64
+                for b in 0..<fullBlocks {
+                    SHA256Block.compress(
+                        block: UnsafeRawBufferPointer(rebasing: bytes[(64 * b)..<(64 * b + 64)]), state: &state,
+                        schedule: w)
+                }
+                // The tail, 0x80, zeros and the bit length: one block, or two when the tail is over 55 bytes.
+                var tail = [UInt8](repeating: 0, count: 128)
+                let rest = bytes.count - 64 * fullBlocks
+                for i in 0..<rest { tail[i] = bytes[64 * fullBlocks + i] }
+                tail[rest] = 0x80
+                let tailLength = rest <= 55 ? 64 : 128
+                let bitLength = UInt64(bytes.count) &* 8
+                for i in 0..<8 { tail[tailLength - 1 - i] = UInt8(truncatingIfNeeded: bitLength >> (8 * UInt64(i))) }
+                tail.withUnsafeBytes { t in
+                    for b in 0..<(tailLength / 64) {
+                        SHA256Block.compress(
+                            block: UnsafeRawBufferPointer(rebasing: t[(64 * b)..<(64 * b + 64)]), state: &state,
+                            schedule: w)
+                    }
+                }
+            }
+        }
+        withUnsafeBytes(of: state) { words in
+            for i in 0..<8 {
+                let word = words.load(fromByteOffset: 4 * i, as: UInt32.self)
+                for j in 0..<4 { digest[4 * i + j] = UInt8(truncatingIfNeeded: word >> (24 - 8 * UInt32(j))) }
+            }
+        }
+        return digest
+    }
+}
+
+/// SHA-256 (FIPS 180-4) of one short message, for the seeded simulation key stream.
 ///
-/// Not a general-purpose hash API: it hashes messages of at most 55 bytes (one block), which is
-/// all ``SeededKeyStream`` needs, without allocating.
+/// Hashes messages of at most 55 bytes (one block), which is all ``SeededKeyStream`` needs, without
+/// allocating. ``SHA256`` hashes messages of any length.
 struct SHA256Block {
+    /// The eight working words of the hash state.
+    typealias State = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
+
+    /// The initial hash value H(0).
+    static let initialState: State = (
+        0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19
+    )
+
     private static let roundConstants: [UInt32] = [
         0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
         0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
@@ -30,23 +84,37 @@ struct SHA256Block {
         into digest: UnsafeMutableRawBufferPointer
     ) {
         var block = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        var state = initialState
         withUnsafeMutableBytes(of: &block) { bytes in
             bytes.copyMemory(from: message)
             bytes[message.count] = 0x80
             let bitLength = UInt64(message.count) * 8
             for i in 0..<8 { bytes[63 - i] = UInt8(truncatingIfNeeded: bitLength >> (8 * UInt64(i))) }
-            for i in 0..<16 {
-                w[i] = UInt32(bytes[4 * i]) << 24 | UInt32(bytes[4 * i + 1]) << 16
-                    | UInt32(bytes[4 * i + 2]) << 8 | UInt32(bytes[4 * i + 3])
+            compress(block: UnsafeRawBufferPointer(bytes), state: &state, schedule: w)
+        }
+        withUnsafeBytes(of: state) { words in
+            for i in 0..<8 {
+                digest.storeBytes(
+                    of: words.load(fromByteOffset: 4 * i, as: UInt32.self).bigEndian, toByteOffset: 4 * i,
+                    as: UInt32.self)
             }
+        }
+    }
+
+    /// Processes one 64-byte block into `state`.
+    static func compress(
+        block bytes: UnsafeRawBufferPointer, state: inout State, schedule w: UnsafeMutableBufferPointer<UInt32>
+    ) {
+        for i in 0..<16 {
+            w[i] = UInt32(bytes[4 * i]) << 24 | UInt32(bytes[4 * i + 1]) << 16
+                | UInt32(bytes[4 * i + 2]) << 8 | UInt32(bytes[4 * i + 3])
         }
         for i in 16..<64 {
             let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
             let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
             w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
         }
-        var (a, b, c, d): (UInt32, UInt32, UInt32, UInt32) = (0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a)
-        var (e, f, g, h): (UInt32, UInt32, UInt32, UInt32) = (0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19)
+        var (a, b, c, d, e, f, g, h) = state
         for i in 0..<64 {
             let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
             let choice = (e & f) ^ (~e & g)
@@ -56,17 +124,10 @@ struct SHA256Block {
             let t2 = s0 &+ majority
             (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
         }
-        let state = (
-            0x6a09_e667 &+ a, 0xbb67_ae85 &+ b, 0x3c6e_f372 &+ c, 0xa54f_f53a &+ d,
-            0x510e_527f &+ e, 0x9b05_688c &+ f, 0x1f83_d9ab &+ g, 0x5be0_cd19 &+ h
+        state = (
+            state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d,
+            state.4 &+ e, state.5 &+ f, state.6 &+ g, state.7 &+ h
         )
-        withUnsafeBytes(of: state) { words in
-            for i in 0..<8 {
-                digest.storeBytes(
-                    of: words.load(fromByteOffset: 4 * i, as: UInt32.self).bigEndian, toByteOffset: 4 * i,
-                    as: UInt32.self)
-            }
-        }
     }
 
     @inline(__always)
