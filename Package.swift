@@ -12,7 +12,7 @@ let strict: [SwiftSetting] = [
 var targets: [Target] = [
     // MARK: engine (issue 2) — pure Swift, no Foundation, no I/O
     .target(name: "AKRPEngine", swiftSettings: strict),
-    .target(name: "AKRPSimulation", dependencies: ["AKRPEngine"], swiftSettings: strict),
+    .target(name: "AKRPSimulation", dependencies: ["AKRPEngine", "AKRPKeySource"], swiftSettings: strict),
     .executableTarget(
         name: "akrp-sim",
         dependencies: [

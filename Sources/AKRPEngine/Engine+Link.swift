@@ -45,12 +45,27 @@ extension Engine {
         sessions[s].resumeSet = true
     }
 
+    /// The shell lost its connection to the neighbour (a TCP connection closed or timed out). The link is
+    /// down until a new handshake: branches that would use it fail at once with `linkDown` (and the source
+    /// re-routes) instead of waiting for their leases, hello is resent, and the link counts as having no
+    /// key in this node's routing and link-state announcements. Nothing is discarded: the peer has not
+    /// restarted as far as anyone knows, and when it has, its hello says so.
+    public func linkLost(toward neighbour: NodeID, now: Nanoseconds) {
+        guard let s = session(of: neighbour), sessions[s].up || !sessions[s].lost else { return }
+        sessions[s].up = false
+        sessions[s].lost = true
+        sessions[s].helloDue = now
+        noteTimer(now)
+        nextLinkState = min(nextLinkState, now)
+    }
+
     /// Both resume indices are known: skip the pool past both and bring the link up.
     func bringUp(_ s: Int, peerResume: UInt64) {
         let start = max(sessions[s].resumeMine, peerResume)
         counters.unitsDiscarded += UInt64(pools[s].skip(to: start))
         sessions[s].peerWindowEnd = 0
         sessions[s].up = true
+        sessions[s].lost = false
     }
 
     func handleResync(_ m: Message, _ s: Int, now: Nanoseconds, outbox: Outbox) {
@@ -113,7 +128,7 @@ extension Engine {
     func announceLinkState(now: Nanoseconds, outbox: Outbox) {
         var i = 0
         while i < sessionCount {
-            let available = pools[i].availableDelivered
+            let available = sessions[i].lost ? 0 : pools[i].availableDelivered
             let level = Double(available)
             let rate = 1e9 / sessions[i].unitInterval
             router.update(link: sessions[i].topologyIndex, level: level, rate: rate)
@@ -129,7 +144,7 @@ extension Engine {
             sessions[i].linkStateSerial &+= 1
             var m = Message(kind: .linkState)
             m.subject = sessions[i].link
-            m.index = UInt64(pools[i].availableDelivered)
+            m.index = UInt64(available)
             m.rate = UInt32(min(rate, Double(UInt32.max)))
             m.serial = sessions[i].linkStateSerial
             m.request = RequestID(source: node, serial: 0)
@@ -170,7 +185,7 @@ extension Engine {
         var i = 0
         while i < sessionCount {
             router.update(
-                link: sessions[i].topologyIndex, level: Double(pools[i].availableDelivered),
+                link: sessions[i].topologyIndex, level: sessions[i].lost ? 0 : Double(pools[i].availableDelivered),
                 rate: 1e9 / sessions[i].unitInterval)
             i += 1
         }

@@ -75,6 +75,9 @@ struct Session {
     var link: LinkID
     var topologyIndex: Int
     var up = false
+    /// The shell lost its connection to the peer (``Engine/linkLost(toward:now:)``): until the next
+    /// handshake the link counts as having no key, so that routing and link state avoid it.
+    var lost = false
     var peerIncarnation: UInt64 = 0
     var sendSequence: UInt64 = 0
     var receiveSequence: UInt64 = 0

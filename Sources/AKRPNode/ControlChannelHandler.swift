@@ -91,7 +91,8 @@ final class ControlChannelHandler: ChannelInboundHandler {
     }
 
     /// Answers a key request or fetch; the key's bytes are copied into the frame and wiped after sending.
-    func sendKeyResponse(correlation: UInt64, status: UInt8, request: RequestID, key: SecretBytes?) {
+    func sendKeyResponse(correlation: UInt64, status: UInt8, request: RequestID, key: SecretBytes?, started: UInt64? = nil) {
+        if let started { node.localRequestLatency.record(monotonicNanoseconds() &- started) }
         var m = ControlMessage(kind: .keyResponse, from: node.configuration.node, correlation: correlation)
         m.status = key == nil ? (status == 0 ? KeyResponseStatus.unknownKey.rawValue : status) : 0
         m.request = request

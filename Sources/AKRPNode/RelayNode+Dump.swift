@@ -188,6 +188,13 @@ extension RelayNode {
                 ])
             ),
             (
+                "latency",
+                .object([
+                    ("relay_step", relayStepLatency.summary),
+                    ("local_request", localRequestLatency.summary),
+                ])
+            ),
+            (
                 "key_store",
                 .object([
                     ("held", .number(UInt64(keys.count))), ("capacity", .number(UInt64(keys.capacity))),

@@ -8,6 +8,8 @@ final class PendingRequest {
     /// Bytes asked for (whole units).
     let keyLength: Int
     let deadline: Nanoseconds
+    /// When the request was made (monotonic), for the latency histogram.
+    let started = monotonicNanoseconds()
     /// The key, once the source delivered it; handed out only after `destinationConfirmed`.
     var key: SecretBytes?
 
@@ -20,7 +22,7 @@ final class PendingRequest {
 
     /// Answers the client (if still connected); `key` is wiped when the last reference goes.
     func respond(status: UInt8, key: SecretBytes?, id: RequestID) {
-        client?.sendKeyResponse(correlation: correlation, status: status, request: id, key: key)
+        client?.sendKeyResponse(correlation: correlation, status: status, request: id, key: key, started: started)
     }
 }
 

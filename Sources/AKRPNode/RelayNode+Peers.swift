@@ -14,6 +14,17 @@ extension RelayNode {
     // MARK: - Connections
 
     func configurePeerChannel(_ channel: any Channel, dialled neighbour: NodeID?) throws {
+        // A silent partition (no FIN, no RST) must be noticed: keep-alive probes an idle connection, and
+        // the user timeout closes one whose sent data stays unacknowledged (keep-alive does not probe then).
+        let keepAlive = configuration.peers.keepAliveSeconds
+        let options = channel.syncOptions
+        try options?.setOption(.socketOption(.so_keepalive), value: 1)
+        try options?.setOption(.socket(SocketOptionLevel(IPPROTO_TCP), SocketOptionName(TCP_KEEPIDLE)), value: SocketOptionValue(keepAlive))
+        try options?.setOption(.socket(SocketOptionLevel(IPPROTO_TCP), SocketOptionName(TCP_KEEPINTVL)), value: SocketOptionValue(keepAlive))
+        try options?.setOption(.socket(SocketOptionLevel(IPPROTO_TCP), SocketOptionName(TCP_KEEPCNT)), value: 3)
+        try options?.setOption(
+            .socket(SocketOptionLevel(IPPROTO_TCP), SocketOptionName(TCP_USER_TIMEOUT)), value: SocketOptionValue(3 * keepAlive * 1000))
+        try options?.setOption(.socketOption(.tcp_nodelay), value: 1)
         let handler = PeerChannelHandler(node: self, neighbour: neighbour, maximumFrameSize: maximumFrameSize)
         try channel.pipeline.syncOperations.addHandler(handler)
     }
@@ -22,14 +33,8 @@ extension RelayNode {
     func dial(_ peer: Peer) {
         guard !stopped, !shuttingDown, peer.dials, peer.channel == nil else { return }
         peer.reconnect = nil
-        let keepAlive = configuration.peers.keepAliveSeconds
         let neighbour = peer.neighbour
         ClientBootstrap(group: loop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(.socketOption(.so_keepalive), value: 1)
-            .channelOption(.socket(SocketOptionLevel(IPPROTO_TCP), SocketOptionName(TCP_KEEPIDLE)), value: SocketOptionValue(keepAlive))
-            .channelOption(.socket(SocketOptionLevel(IPPROTO_TCP), SocketOptionName(TCP_KEEPINTVL)), value: SocketOptionValue(keepAlive))
-            .channelOption(.socket(SocketOptionLevel(IPPROTO_TCP), SocketOptionName(TCP_KEEPCNT)), value: 3)
             .connectTimeout(.seconds(5))
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try self.configurePeerChannel(channel, dialled: neighbour) }
@@ -169,6 +174,10 @@ extension RelayNode {
         peer.dropQueues()
         if !stopped && !shuttingDown {
             logger.info("neighbour disconnected", metadata: ["neighbour": "\(neighbour.rawValue)"])
+            // Requests route around the link at once; the next handshake brings it back.
+            let now = clock.now()
+            engine.linkLost(toward: neighbour, now: now)
+            finishStep(now: now)
         }
         scheduleRedial(peer)
     }
@@ -253,6 +262,8 @@ extension RelayNode {
         peer.counters.authenticationUnitsReceived += 1
         peer.counters.framesReceived += 1
         let now = clock.now()
+        let arrived = monotonicNanoseconds()
+        defer { relayStepLatency.record(monotonicNanoseconds() &- arrived) }
         let length = Int(decoded.message.payloadLength)
         let payload = UnsafeRawBufferPointer(rebasing: payloadBuffer[0..<min(length, payloadBuffer.count)])
         engine.receive(decoded.message, payload: payload, now: now, outbox: outbox)
@@ -347,6 +358,13 @@ extension RelayNode {
             channel.writeAndFlush(buffer, promise: nil)
         }
     }
+}
+
+/// A monotonic clock for measuring durations (the engine's time is wall-clock time).
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }
 
 private func isIPLiteral(_ host: String) -> Bool {

@@ -54,6 +54,11 @@ public final class RelayNode: @unchecked Sendable {
     var pendingRequests: [RequestID: PendingRequest] = [:]
     var controlConnections: [ObjectIdentifier: ControlChannelHandler] = [:]
     var counters = NodeCounters()
+    /// Time from a neighbour frame's arrival at the box shell to the frames it caused being handed to the
+    /// kernel: the latency a relay adds per hop, network excluded.
+    var relayStepLatency = LatencyHistogram()
+    /// Time from a local key request to its answer.
+    var localRequestLatency = LatencyHistogram()
     let startedAt: Nanoseconds
     var shuttingDown = false
     var stopped = false
@@ -148,8 +153,6 @@ public final class RelayNode: @unchecked Sendable {
         do {
             peerListener = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.socketOption(.so_keepalive), value: 1)
                 .childChannelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try self.configurePeerChannel(channel, dialled: nil)
