@@ -1,0 +1,91 @@
+import AKRPConfig
+import ArgumentParser
+import Foundation
+
+/// `akrpctl config`: check, compile and show relay box configurations (docs/CONFIG.md).
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Check, compile and show akrpd configurations (text or image).",
+        discussion: """
+            FILE may be the text format or its binary image; the image is recognised by its magic. \
+            On an invalid file, prints the error naming the file, line, section and field on standard \
+            error and exits with status 1.
+            """,
+        subcommands: [Check.self, Compile.self, Show.self])
+
+    /// `akrpctl config check FILE`.
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a configuration file (text or image).",
+            discussion: "Prints 'FILE: valid (node N 'name', K neighbours, L links)' or the error.")
+
+        @Argument(help: "The configuration file, text or image.")
+        var file: String
+
+        func run() throws {
+            let c = try ConfigCommand.load(file)
+            print("\(file): valid (node \(c.node.rawValue) '\(c.name)', \(c.neighbours.count) neighbours, \(c.topology.links.count) links)")
+        }
+    }
+
+    /// `akrpctl config compile FILE -o IMAGE`.
+    struct Compile: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compile a configuration into its binary, checksummed image.",
+            discussion: """
+                Writes the image atomically (a temporary file renamed over IMAGE) and prints its size and \
+                SHA-256, the same as `sha256sum IMAGE`. Nothing is written when FILE is invalid.
+                """)
+
+        @Argument(help: "The configuration file, text (or an image, which is re-encoded).")
+        var file: String
+
+        @Option(name: .short, help: "The image file to write.")
+        var output: String
+
+        func run() throws {
+            let image = ConfigurationImage.encode(try ConfigCommand.load(file))
+            do {
+                try Data(image).write(to: URL(fileURLWithPath: output), options: .atomic)
+            } catch {
+                throw ConfigCommand.failure("cannot write \(output): \(error.localizedDescription)")
+            }
+            let digest = ConfigurationImage.sha256(image).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+            print("\(output): \(image.count) bytes, image format \(ConfigurationImage.version), SHA-256 \(digest)")
+        }
+    }
+
+    /// `akrpctl config show FILE [--json]`.
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a configuration (text or image) as normalized text, or as JSON.",
+            discussion: "The text has every setting written out and reads back to the same configuration.")
+
+        @Argument(help: "The configuration file, text or image.")
+        var file: String
+
+        @Flag(name: .long, help: "Print a JSON object with every field instead of text.")
+        var json = false
+
+        func run() throws {
+            let c = try ConfigCommand.load(file)
+            print(json ? ConfigurationJSON.render(c) : ConfigurationText.render(c), terminator: "")
+        }
+    }
+
+    /// The validated configuration in `path`, or exit with status 1 after printing why not.
+    static func load(_ path: String) throws -> NodeConfiguration {
+        do {
+            return try NodeConfiguration.load(contentsOf: path)
+        } catch {
+            throw failure(error.description)
+        }
+    }
+
+    /// Prints `message` on standard error; the exit status 1 to throw.
+    static func failure(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("\(message)\n".utf8))
+        return ExitCode.failure
+    }
+}
