@@ -60,6 +60,7 @@ public struct NetworkAddress: Sendable, Equatable, CustomStringConvertible {
     /// TCP port, 1…65535.
     public var port: UInt16
 
+    /// A host (name or IP literal, without brackets) and a port.
     public init(host: String, port: UInt16) {
         self.host = host
         self.port = port
@@ -78,6 +79,7 @@ public struct KeyStoreSettings: Sendable, Equatable {
     /// How long a local key request may wait for its key (and the destination's confirmation), ns.
     public var requestTimeout: Nanoseconds = 10_000_000_000
 
+    /// The default key store settings.
     public init() {}
 }
 
@@ -95,6 +97,7 @@ public struct PeerSettings: Sendable, Equatable {
     /// Messages to one neighbour that may wait for authentication key before they are dropped.
     public var pendingMessages: Int = 4096
 
+    /// The default peer settings.
     public init() {}
 }
 
@@ -102,8 +105,11 @@ public struct PeerSettings: Sendable, Equatable {
 public struct TopologyDescription: Sendable, Equatable {
     /// One node.
     public struct Node: Sendable, Equatable {
+        /// The node ID (non-zero, unique in the topology).
         public var id: NodeID
+        /// The node name (`[A-Za-z0-9._-]+`, unique, not only digits).
         public var name: String
+        /// A node of the topology.
         public init(id: NodeID, name: String) {
             self.id = id
             self.name = name
@@ -112,10 +118,15 @@ public struct TopologyDescription: Sendable, Equatable {
 
     /// One link: its ends, nominal secret key rate in bits per second, one-way classical delay in ns.
     public struct Link: Sendable, Equatable {
+        /// One end of the link.
         public var a: NodeID
+        /// The other end of the link.
         public var b: NodeID
+        /// Nominal secret key rate, bits per second.
         public var bitsPerSecond: UInt64
+        /// One-way classical delay, nanoseconds.
         public var delay: Nanoseconds
+        /// A link between `a` and `b`.
         public init(a: NodeID, b: NodeID, bitsPerSecond: UInt64, delay: Nanoseconds) {
             self.a = a
             self.b = b
@@ -124,9 +135,12 @@ public struct TopologyDescription: Sendable, Equatable {
         }
     }
 
+    /// Every node, in written order.
     public var nodes: [Node]
+    /// Every link, in written order.
     public var links: [Link]
 
+    /// A topology of `nodes` and `links` (checked by ``NodeConfiguration/validate()``).
     public init(nodes: [Node], links: [Link]) {
         self.nodes = nodes
         self.links = links
@@ -154,6 +168,7 @@ public struct NeighbourConfiguration: Sendable, Equatable {
     /// The key source of the link.
     public var source: KeySourceDescription
 
+    /// The neighbour `node`, reached at `address`, whose link key comes from `source`.
     public init(node: NodeID, address: NetworkAddress, source: KeySourceDescription) {
         self.node = node
         self.address = address
