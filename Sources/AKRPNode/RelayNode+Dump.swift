@@ -122,6 +122,7 @@ extension RelayNode {
                             ("connects", .number(pc.connects)), ("disconnects", .number(pc.disconnects)),
                             ("connect_failures", .number(pc.connectFailures)), ("garbage_disconnects", .number(pc.garbageDisconnects)),
                             ("greetings_refused", .number(pc.greetingsRefused)), ("restarts_seen", .number(pc.restartsSeen)),
+                            ("stale_reconnects", .number(pc.staleReconnects)),
                         ])
                     ),
                 ]))
@@ -181,6 +182,7 @@ extension RelayNode {
                     ("outbox_dropped_messages", .number(counters.outboxDroppedMessages)),
                     ("greeting_skips", .number(counters.greetingSkips)),
                     ("greeting_skipped_units", .number(counters.greetingSkippedUnits)),
+                    ("handshake_skips", .number(counters.handshakeSkips)),
                     ("control_connections", .number(counters.controlConnections)),
                     ("control_frames_bad", .number(counters.controlFramesBad)),
                     ("audit_bytes_written", .number(audit.bytesWritten)),

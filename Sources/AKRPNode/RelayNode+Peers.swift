@@ -127,6 +127,8 @@ extension RelayNode {
         peer.greetedIncarnation = g.incarnation
         peer.backoff = 0
         peer.consecutiveBadFrames = 0
+        peer.windowMoves = 0
+        peer.staleFrames = 0
         let now = clock.now()
         if let pool = engine.pool(toward: g.sender), g.head > pool.head {
             // A neighbour's head can be ahead of ours by what its device produced that our idle (full)
@@ -232,12 +234,14 @@ extension RelayNode {
         }
         let index = header.sequence
         guard engine.authenticationKey(from: neighbour, index: index, into: authenticationKey) else {
-            if let pool = engine.pool(toward: neighbour), pool.started, !pool.ownsUnit(index), index >= pool.tail,
-                pool.inWindow(index)
-            {
-                return .waitForKey
+            if let pool = engine.pool(toward: neighbour), pool.started, !pool.ownsUnit(index), index >= pool.tail {
+                if pool.inWindow(index) { return .waitForKey }
+                if moveWindowForHandshake(peer, pool: pool, unit: index) { return .waitForKey }
             }
             peer.counters.framesUnverifiable += 1
+            if let pool = engine.pool(toward: neighbour), pool.started, index < pool.head {
+                return noteStaleFrame(peer, unit: index, head: pool.head)
+            }
             return noteBadFrame(peer, "frame keyed by unit \(index), which this end cannot use")
         }
         defer { wipe(authenticationKey) }
@@ -257,6 +261,7 @@ extension RelayNode {
             return noteBadFrame(peer, "authentic frame with a malformed body: \(error)")
         }
         peer.consecutiveBadFrames = 0
+        peer.staleFrames = 0
         engine.consumeAuthenticationKey(from: neighbour, index: index)
         audit.authentication(link: LinkID(configuration.node, neighbour), sent: false, unit: index)
         peer.counters.authenticationUnitsReceived += 1
@@ -270,6 +275,55 @@ extension RelayNode {
         if length > 0 { wipe(UnsafeMutableRawBufferPointer(rebasing: payloadBuffer[0..<min(length, payloadBuffer.count)])) }
         finishStep(now: now)
         return .done
+    }
+
+    /// After a restart of either end, the neighbour may key its frames with units past this end's window:
+    /// during the handshake its answer carries its resume index, which this end's handshake skips to
+    /// anyway; and when this end came up on a hello that announced an older resume index, the neighbour
+    /// learnt of the restart from this end's resync and moved on without announcing it (a resync is not
+    /// answered). Moving the window forward — by at most one more window plus the high-water step,
+    /// burning what it passes, while the link is not up or at most twice per connection — lets the frame be
+    /// verified once the device delivers that unit, instead of dropping every frame until the connection
+    /// is given up. A forged frame can burn no more than that; it can never make a unit be used twice.
+    static let windowMovesPerConnection = 2
+
+    private func moveWindowForHandshake(_ peer: Peer, pool: KeyPool, unit: UnitIndex) -> Bool {
+        let neighbour = peer.neighbour
+        guard !engine.isLinkUp(toward: neighbour) || peer.windowMoves < Self.windowMovesPerConnection else { return false }
+        let capacity = UInt64(pool.capacity)
+        guard unit < pool.windowEnd &+ capacity &+ configuration.highWaterStep else { return false }
+        let target = unit - capacity / 2
+        guard target > pool.head else { return false }
+        let now = clock.now()
+        let burned = pool.skip(to: target)
+        counters.handshakeSkips += 1
+        peer.windowMoves += 1
+        audit.discarded(link: LinkID(configuration.node, neighbour), count: burned, now: now)
+        feeds[neighbour]?.positionMoved()
+        guard secureMarks(now: now) else { return false }
+        audit.flush(now: now)
+        // Not now: this runs inside frame handling, which a delivery may re-enter.
+        loop.execute { [self] in pollSources() }
+        return true
+    }
+
+    /// Frames keyed below this end's pool head in a row before the connection is closed to resynchronise.
+    static let staleFrameLimit = 4
+
+    /// A frame keyed by a unit this end has already passed: after a restart the neighbour may not know how
+    /// far this end moved on (a raised resume index is not announced by the protocol). A new connection
+    /// exchanges the pool heads in its greetings and moves the neighbour forward, so after a few such
+    /// frames the connection is closed and redialled instead of dropping frames until the bad-frame limit.
+    private func noteStaleFrame(_ peer: Peer, unit: UnitIndex, head: UnitIndex) -> FrameOutcome {
+        peer.staleFrames += 1
+        peer.consecutiveBadFrames += 1
+        guard peer.staleFrames >= Self.staleFrameLimit else { return .done }
+        peer.counters.staleReconnects += 1
+        logger.notice(
+            "neighbour keys frames with units this end has passed; reconnecting to exchange positions",
+            metadata: ["neighbour": "\(peer.neighbour.rawValue)", "unit": "\(unit)", "head": "\(head)"])
+        peer.handler?.close()
+        return .closed
     }
 
     /// Counts a frame that was dropped; a neighbour that sends nothing but bad frames is disconnected.
@@ -288,17 +342,20 @@ extension RelayNode {
         return .done
     }
 
-    /// Retries frames that waited for key on the link to `neighbour`.
+    /// Retries frames that waited for key on the link to `neighbour`, oldest first, until one still waits.
+    /// Handling a frame may close the connection (which empties the queue): checked after each one.
     func retryIncoming(_ peer: Peer) {
-        var i = 0
-        while i < peer.incoming.count, peer.isReady, !stopped {
-            let outcome = peer.incoming[i].withUnsafeBytes { receive($0, from: peer) }
+        while !stopped, peer.isReady, !peer.incoming.isEmpty {
+            var frame = peer.incoming[0]
+            let outcome = frame.withUnsafeBytes { receive($0, from: peer) }
             if case .waitForKey = outcome { break }
-            wipeBytes(&peer.incoming[i])
-            i += 1
+            wipeBytes(&frame)
+            if !peer.incoming.isEmpty {
+                wipeBytes(&peer.incoming[0])
+                peer.incoming.removeFirst()
+            }
             if case .closed = outcome { break }
         }
-        if i > 0 && i <= peer.incoming.count { peer.incoming.removeFirst(i) }
     }
 
     // MARK: - Frames out

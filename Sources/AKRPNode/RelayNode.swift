@@ -355,4 +355,5 @@ struct NodeCounters {
     var controlConnections: UInt64 = 0
     var greetingSkips: UInt64 = 0
     var greetingSkippedUnits: UInt64 = 0
+    var handshakeSkips: UInt64 = 0
 }

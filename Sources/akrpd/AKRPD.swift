@@ -45,6 +45,7 @@ struct AKRPD: AsyncParsableCommand {
         let node: RelayNode
         do {
             node = try RelayNode(configuration: c, logger: logger)
+            ProcessHardening.apply(logger: logger)
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode(1)
@@ -59,6 +60,28 @@ struct AKRPD: AsyncParsableCommand {
         } catch {
             logger.critical("stopped on error: \(error)")
             throw ExitCode(1)
+        }
+    }
+}
+
+/// Keeps key bytes out of places they could leak to: no core dumps, and
+/// memory locked so that pools and keys are never swapped to disk — where the system allows it
+/// (`LimitMEMLOCK` in the systemd unit); otherwise the box runs and says so.
+enum ProcessHardening {
+    static func apply(logger: Logger) {
+        var none = rlimit(rlim_cur: 0, rlim_max: 0)
+        if setrlimit(Int32(RLIMIT_CORE.rawValue), &none) != 0 {
+            logger.warning("cannot disable core dumps", metadata: ["errno": "\(errno)"])
+        }
+        // Lock future allocations too (keys in the store) only when no limit can make a later allocation
+        // fail; with a finite LimitMEMLOCK what is allocated at start (pools, tables) is locked.
+        var limit = rlimit()
+        getrlimit(Int32(__RLIMIT_MEMLOCK.rawValue), &limit)
+        let flags = limit.rlim_cur == rlim_t.max ? MCL_CURRENT | MCL_FUTURE : MCL_CURRENT
+        if mlockall(Int32(flags)) != 0 {
+            logger.notice(
+                "memory not locked: key pools may be swapped out (raise LimitMEMLOCK or give CAP_IPC_LOCK)",
+                metadata: ["error": "\(String(cString: strerror(errno)))"])
         }
     }
 }
