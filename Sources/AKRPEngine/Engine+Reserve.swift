@@ -15,12 +15,15 @@ extension Engine {
         var own = pool.nextAvailable(from: pool.head, owned: true, limit: limit)
         var other =
             configuration.borrowing ? pool.nextAvailable(from: pool.head, owned: false, limit: min(limit, pool.tail)) : nil
-        // The first own delivered units stay free for authenticating frames.
+        // The first own delivered units that authentication can still take (above the last unit it used)
+        // stay free for authenticating frames; units below that point are for requests, or nothing would
+        // ever use them and they would pin the pool's head.
         var reserved = 0
+        let authenticationFloor = sessions[s].authenticationSent
         while n < count {
             if let o = own, other == nil || o < other! {
                 own = pool.nextAvailable(from: o + 1, owned: true, limit: limit)
-                if o < pool.tail && reserved < configuration.authenticationReserve {
+                if o < pool.tail && o > authenticationFloor && reserved < configuration.authenticationReserve {
                     reserved += 1
                     continue
                 }
@@ -244,8 +247,9 @@ extension Engine {
             let limit = min(indexLimit(s, deadline: deadline, now: now), peerLimit(s))
             var o = pool.nextAvailable(from: pool.head, owned: true, limit: limit)
             var reserved = 0
+            let authenticationFloor = sessions[s].authenticationSent
             while n < size, let u = o {
-                if u < pool.tail && reserved < configuration.authenticationReserve {
+                if u < pool.tail && u > authenticationFloor && reserved < configuration.authenticationReserve {
                     reserved += 1
                     o = pool.nextAvailable(from: u + 1, owned: true, limit: limit)
                     continue

@@ -177,10 +177,13 @@ enum ControlClientError: Error, CustomStringConvertible {
                 return "no box listens on \(path) (is akrpd running? give its control socket with --socket)"
             }
             if code == EACCES { return "\(path): permission denied (the socket is for the box's group; try sudo)" }
+            if code == EPIPE || code == ECONNRESET {
+                return "the box closed the connection on \(path) (it is shutting down or stopped)"
+            }
             return "\(path): \(call) failed: \(String(cString: strerror(code)))"
         case .pathTooLong(let p): return "socket path too long (at most 107 bytes): \(p)"
         case .timedOut(let path, let s): return "no answer from the box on \(path) within \(s) s (--timeout)"
-        case .closed(let path): return "the box closed the connection on \(path)"
+        case .closed(let path): return "the box closed the connection on \(path) (it is shutting down or stopped)"
         case .protocolError(let s): return s
         }
     }
