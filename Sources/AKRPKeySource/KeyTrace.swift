@@ -12,6 +12,17 @@ public enum KeyTraceError: Error, Equatable, Sendable {
     case tooManyRecords(limit: Int)
 }
 
+extension KeyTraceError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .truncatedRecord(let offset): "record at byte \(offset) is truncated"
+        case .timestampWentBack(let offset): "record at byte \(offset): timestamp goes back"
+        case .empty: "the trace holds no key bytes"
+        case .tooManyRecords(let limit): "more than \(limit) records"
+        }
+    }
+}
+
 /// Byte order of the integers in a trace file.
 public enum TraceByteOrder: Sendable {
     /// Least significant byte first (the default).
@@ -45,38 +56,20 @@ public final class KeyTrace {
     /// - Throws: ``KeyTraceError`` for a truncated record, a timestamp that goes back, too many
     ///   records, or a trace without key bytes.
     public init(parsing bytes: UnsafeRawBufferPointer, byteOrder: TraceByteOrder = .littleEndian) throws(KeyTraceError) {
-        var offset = 0
-        var total = 0
-        var first: UInt64?
-        var previous: UInt64 = 0
         var marks: [(endByte: Int, time: Nanoseconds)] = []
+        var end = 0
         // First pass: validate and size; no key byte is copied until the whole trace is valid.
-        while offset < bytes.count {
-            guard bytes.count - offset >= 10 else { throw .truncatedRecord(offset: offset) }
-            let rawTime = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-            let rawLength = bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt16.self)
-            let time = byteOrder == .littleEndian ? UInt64(littleEndian: rawTime) : UInt64(bigEndian: rawTime)
-            let length = Int(byteOrder == .littleEndian ? UInt16(littleEndian: rawLength) : UInt16(bigEndian: rawLength))
-            guard bytes.count - offset - 10 >= length else { throw .truncatedRecord(offset: offset) }
-            if first == nil { first = time }
-            guard time >= previous else { throw .timestampWentBack(offset: offset) }
-            guard marks.count < Self.maxRecords else { throw .tooManyRecords(limit: Self.maxRecords) }
-            previous = time
-            total += length
-            marks.append((total, time - first!))
-            offset += 10 + length
+        let total = try Self.scan(bytes, byteOrder: byteOrder) { time, _, length in
+            end += length
+            marks.append((end, time))
         }
         guard total > 0 else { throw .empty }
         let keyBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: total, alignment: 16)
-        offset = 0
         var written = 0
-        while offset < bytes.count {
-            let rawLength = bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt16.self)
-            let length = Int(byteOrder == .littleEndian ? UInt16(littleEndian: rawLength) : UInt16(bigEndian: rawLength))
+        _ = try Self.scan(bytes, byteOrder: byteOrder) { _, keyOffset, length in
             keyBytes.baseAddress!.advanced(by: written)
-                .copyMemory(from: bytes.baseAddress!.advanced(by: offset + 10), byteCount: length)
+                .copyMemory(from: bytes.baseAddress!.advanced(by: keyOffset), byteCount: length)
             written += length
-            offset += 10 + length
         }
         self.keyBytes = keyBytes
         self.marks = marks
@@ -85,6 +78,58 @@ public final class KeyTrace {
     deinit {
         wipe(keyBytes)
         keyBytes.deallocate()
+    }
+
+    /// The record times (relative to the first record, ns) and key lengths (bytes) of the trace in
+    /// `bytes`, checked exactly as ``init(parsing:byteOrder:)`` checks them, without copying any
+    /// key byte: for users of the timing only (the network simulator's trace-driven links).
+    /// - Throws: ``KeyTraceError`` as ``init(parsing:byteOrder:)`` does.
+    public static func records(
+        parsing bytes: UnsafeRawBufferPointer, byteOrder: TraceByteOrder = .littleEndian
+    ) throws(KeyTraceError) -> (times: [Nanoseconds], lengths: [Int]) {
+        var times: [Nanoseconds] = []
+        var lengths: [Int] = []
+        let total = try scan(bytes, byteOrder: byteOrder) { time, _, length in
+            times.append(time)
+            lengths.append(length)
+        }
+        guard total > 0 else { throw .empty }
+        return (times, lengths)
+    }
+
+    /// Walks the records of `bytes` in order, checking the format as it goes; the package's only
+    /// parser of the trace format. `record` receives each record's time relative to the first
+    /// record, the byte offset of its key bytes in `bytes` and their count.
+    /// - Returns: the total number of key bytes.
+    /// - Throws: ``KeyTraceError`` for a truncated record, a timestamp that goes back or too many
+    ///   records (not for an empty trace: callers decide).
+    private static func scan(
+        _ bytes: UnsafeRawBufferPointer, byteOrder: TraceByteOrder,
+        record: (_ time: Nanoseconds, _ keyOffset: Int, _ length: Int) -> Void
+    ) throws(KeyTraceError) -> Int {
+        var offset = 0
+        var total = 0
+        var records = 0
+        var first: UInt64?
+        var previous: UInt64 = 0
+        while offset < bytes.count {
+            guard bytes.count - offset >= 10 else { throw .truncatedRecord(offset: offset) }
+            let rawTime = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            let rawLength = bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt16.self)
+            let time = byteOrder == .littleEndian ? UInt64(littleEndian: rawTime) : UInt64(bigEndian: rawTime)
+            let length = Int(byteOrder == .littleEndian ? UInt16(littleEndian: rawLength) : UInt16(bigEndian: rawLength))
+            guard bytes.count - offset - 10 >= length else { throw .truncatedRecord(offset: offset) }
+            let start = first ?? time
+            first = start
+            guard time >= previous else { throw .timestampWentBack(offset: offset) }
+            guard records < maxRecords else { throw .tooManyRecords(limit: maxRecords) }
+            previous = time
+            records += 1
+            total += length
+            record(time - start, offset + 10, length)
+            offset += 10 + length
+        }
+        return total
     }
 
     /// How many whole units of `unitSize` bytes are complete `elapsed` ns after the first record.

@@ -1,4 +1,5 @@
 public import AKRPEngine
+import AKRPKeySource
 
 /// How key arrives on a link after post-processing.
 public enum KeyDeliveryMode: Sendable, Equatable {
@@ -13,7 +14,8 @@ public enum KeyDeliveryMode: Sendable, Equatable {
 
 /// The timing part of a recorded device trace (public dataset format: 8-byte little-endian
 /// nanosecond timestamp, 2-byte little-endian length, then the key bytes). The simulator uses the
-/// times and lengths; the key bytes themselves come from the run's deterministic ``KeyStream``.
+/// times and lengths; the key bytes themselves come from the run's deterministic ``LinkKeyStreams``.
+/// The records are parsed by ``KeyTrace/records(parsing:byteOrder:)``, the package's one trace parser.
 public struct KeyTraceSchedule: Sendable, Equatable {
     /// Record times relative to the first record, ns, non-decreasing.
     public var times: [Nanoseconds]
@@ -22,32 +24,18 @@ public struct KeyTraceSchedule: Sendable, Equatable {
 
     /// Parses the record headers of a trace.
     /// - Throws: ``NetworkError/trace(_:)`` naming the byte offset of a truncated record or a
-    ///   timestamp that goes back, or an empty trace.
+    ///   timestamp that goes back, an empty trace, or a trace that is not a device's (longer than
+    ///   a day, or more than one record per microsecond).
     public init(parsing bytes: [UInt8]) throws(NetworkError) {
-        var t: [Nanoseconds] = []
-        var l: [Int] = []
-        var offset = 0
-        var first: UInt64?
-        var last: UInt64 = 0
-        while offset < bytes.count {
-            guard offset + 10 <= bytes.count else { throw .trace("record at byte \(offset) is truncated") }
-            var ts: UInt64 = 0
-            for k in 0..<8 { ts |= UInt64(bytes[offset + k]) << (8 * UInt64(k)) }
-            let n = Int(bytes[offset + 8]) | Int(bytes[offset + 9]) << 8
-            guard offset + 10 + n <= bytes.count else { throw .trace("record at byte \(offset) is truncated") }
-            if let f = first {
-                guard ts >= last else { throw .trace("record at byte \(offset): timestamp goes back") }
-                t.append(ts - f)
-            } else {
-                first = ts
-                t.append(0)
-            }
-            last = ts
-            l.append(n)
-            offset += 10 + n
+        let parsed = bytes.withUnsafeBytes { raw -> Result<(times: [Nanoseconds], lengths: [Int]), KeyTraceError> in
+            do throws(KeyTraceError) { return .success(try KeyTrace.records(parsing: raw)) } catch { return .failure(error) }
         }
-        let total = l.reduce(0, +)
-        guard total > 0 else { throw .trace("the trace holds no key bytes") }
+        let t: [Nanoseconds]
+        let l: [Int]
+        switch parsed {
+        case .success(let records): (t, l) = records
+        case .failure(let error): throw .trace(error.description)
+        }
         // The trace is replayed in a loop: its records must describe a device, not a flood of events.
         let span = t.last ?? 0
         guard span <= 86_400_000_000_000 else {
