@@ -7,14 +7,13 @@ It creates a umockdev testbed, plugs emulated devices into it, answers their usb
 environment (LD_PRELOAD, UMOCKDEV_DIR, AKRP_EMULATOR_SOCKET) and exits with the child's status.
 
 Two devices form a link and stream the same key stream (unit i = SHA-256 of seed, link, i and a
-block counter; see QKD-USB.md, "Emulated key stream") at the link's rate. Faults are injected on
+block counter; see QKD-USB.md, "Emulated key stream", and qkd_keystream.py) at the link's rate. Faults are injected on
 demand through a line-based control socket (commands documented in QKD-USB.md, "Emulator").
 
 Usage: qkd_emulator.py [--link LOW-HIGH[:RATE_BPS[:SEED]]]... [--verbose] -- COMMAND [ARG...]
 """
 
 import argparse
-import hashlib
 import os
 import signal
 import socket
@@ -26,6 +25,8 @@ import threading
 import time
 
 import gi
+
+from qkd_keystream import unit_bytes  # the one definition of the emulated stream
 
 gi.require_version("UMockdev", "1.0")
 from gi.repository import GLib, UMockdev  # noqa: E402
@@ -127,7 +128,7 @@ USBDEVFS_DISCONNECT_CLAIM = _ioc(2, 27, 264)
 USBDEVFS_GET_SPEED = _ioc(0, 31, 0)
 CAPS = 0x01 | 0x04 | 0x08 | 0x10  # ZERO_PACKET, NO_PACKET_SIZE_LIM, BULK_SCATTER_GATHER, REAP_AFTER_DISCONNECT
 URB_TYPE_INTERRUPT, URB_TYPE_CONTROL, URB_TYPE_BULK = 1, 2, 3
-ENOENT, EAGAIN, EINVAL, ENODEV, ENOTTY, EPIPE, ESHUTDOWN, ENOMSG = 2, 11, 22, 19, 25, 32, 108, 42
+ENOENT, EAGAIN, EBUSY, EINVAL, ENODEV, ENOTTY, EPIPE, ESHUTDOWN, ENOMSG = 2, 11, 16, 22, 19, 25, 32, 108, 42
 
 VERBOSE = False
 
@@ -137,17 +138,7 @@ def log(*args):
         print("emulator:", *args, file=sys.stderr, flush=True)
 
 
-# --- the shared key stream -------------------------------------------------------------------
-
-
-def unit_bytes(seed, low, high, index, unit_size):
-    out = bytearray()
-    block = 0
-    while len(out) < unit_size:
-        out += hashlib.sha256(struct.pack("<QIIQI", seed, low, high, index, block)).digest()
-        block += 1
-    return bytes(out[:unit_size])
-
+# --- the shared key stream: qkd_keystream.py (beside this file) -------------------------------
 
 class Link:
     """One QKD link: two ends, one seeded stream produced at `rate_bps` from `up_since`."""
@@ -215,12 +206,15 @@ class Handler(UMockdev.IoctlBase):
         self.completed = []  # completed, waiting to be reaped
 
     def do_handle_ioctl(self, client):
-        try:
-            return self.device.handle_ioctl(client, self)
-        except Exception as error:  # an emulator bug must not hang the client
-            print("emulator: ioctl handler failed:", repr(error), file=sys.stderr, flush=True)
-            client.complete(-1, EINVAL)
-            return True
+        # umockdev calls this on its own worker thread; control commands, timers and unplugs run
+        # on the main loop. One lock keeps the device state (URB lists, cursor) consistent.
+        with self.device.emulator.lock:
+            try:
+                return self.device.handle_ioctl(client, self)
+            except Exception as error:  # an emulator bug must not hang the client
+                print("emulator: ioctl handler failed:", repr(error), file=sys.stderr, flush=True)
+                client.complete(-1, EINVAL)
+                return True
 
 
 class Device:
@@ -270,6 +264,9 @@ class Device:
         if request == USBDEVFS_GET_CAPABILITIES:
             arg.resolve(0, 4).update(0, struct.pack("<I", CAPS))
             client.complete(0, 0)
+        elif request == USBDEVFS_CLAIMINTERFACE and self.faults.get("fail-claim"):
+            del self.faults["fail-claim"]  # as if another driver held the interface
+            client.complete(-1, EBUSY)
         elif request in (USBDEVFS_CLAIMINTERFACE, USBDEVFS_RELEASEINTERFACE, USBDEVFS_CLEAR_HALT,
                          USBDEVFS_RESET, USBDEVFS_SETINTERFACE, USBDEVFS_SETCONFIGURATION,
                          USBDEVFS_DISCONNECT_CLAIM):
@@ -502,7 +499,7 @@ class Device:
             limit = self.faults.get("interrupt-config-write")
             if limit is not None and received >= limit:
                 del self.faults["interrupt-config-write"]
-                GLib.idle_add(lambda: self.emulator.unplug(self) and False)
+                GLib.idle_add(lambda: self.emulator.locked(self.emulator.unplug, self) and False)
                 return None
             staged += data
             self.write[2] = received + 1
@@ -538,6 +535,18 @@ class Emulator:
         self.devices = {}
         self.links = {}
         self.next_devnum = 2
+        # Every device node's ioctl handler, for the emulator's lifetime. A client may keep the
+        # node of an unplugged (or removed) device open and go on calling ioctls on it, which the
+        # kernel answers with ENODEV; if the handler's Python object were collected, umockdev would
+        # never answer (the client hangs) or drop the connection (the client aborts).
+        self.handlers = []
+        # Held by every ioctl and every command, timer and unplug (see Handler.do_handle_ioctl).
+        self.lock = threading.RLock()
+
+    def locked(self, function, *arguments):
+        """Runs `function(*arguments)` under the emulator's lock (for main-loop callbacks)."""
+        with self.lock:
+            return function(*arguments)
 
     def add_link(self, low, high, rate_bps, seed):
         if (low, high) in self.links:
@@ -565,6 +574,7 @@ class Emulator:
         self.next_devnum += 1
         device.devnode = "/dev/bus/usb/001/%03d" % devnum
         device.handler = Handler(device)
+        self.handlers.append(device.handler)
         self.testbed.attach_ioctl(device.devnode, device.handler)
         descriptors = (device_descriptor() + configuration_descriptor()).hex().upper()
         self.testbed.add_from_string(
@@ -602,7 +612,7 @@ class Emulator:
         self.testbed.uevent(device.syspath, "remove")
         syspath = device.syspath
         # Remove the sysfs entry once the client has had time to reap its URBs.
-        GLib.timeout_add(300, lambda: self.testbed.remove_device(syspath) and False)
+        GLib.timeout_add(300, lambda: self.locked(self.testbed.remove_device, syspath) and False)
         log("unplugged", device.serial, "mid-transfer" if mid_transfer else "")
         return False
 
@@ -638,7 +648,7 @@ class Emulator:
             kind = rest[1]
             if kind == "interrupt-config-write":
                 device.faults[kind] = int(rest[2])
-            elif kind in ("stall", "corrupt", "unplug-mid-transfer"):
+            elif kind in ("stall", "corrupt", "unplug-mid-transfer", "fail-claim"):
                 device.faults[kind] = True
             else:
                 raise ValueError("unknown fault " + kind)
@@ -680,7 +690,8 @@ def serve_control(emulator, path):
 
         def call():
             try:
-                result["reply"] = "ok " + emulator.command(line)
+                with emulator.lock:
+                    result["reply"] = "ok " + emulator.command(line)
             except Exception as error:  # report, never crash the emulator
                 result["reply"] = "error " + str(error).replace("\n", " ")
             done.set()

@@ -71,7 +71,7 @@ public final class ChaosRun {
     var deviceNext: [[UInt64]]
     var generated: [UInt64]
     var stalledUntil: [[UInt64]]
-    let keys: KeyStream
+    let keys: LinkKeyStreams
     let checker = InvariantChecker()
     var now: UInt64 = 0
     var result: ChaosResult
@@ -152,7 +152,7 @@ public final class ChaosRun {
         deviceNext = Array(repeating: [0, 0], count: links.count)
         generated = Array(repeating: 0, count: links.count)
         stalledUntil = Array(repeating: [0, 0], count: links.count)
-        keys = KeyStream(seed: seed &* 31 &+ 7, unitSize: c.unitSize)
+        keys = LinkKeyStreams(seed: seed &* 31 &+ 7, links: topology.links.map(\.id), unitSize: c.unitSize)
         scratch = Array(repeating: 0, count: c.poolCapacity * c.unitSize)
         result = ChaosResult(
             seed: seed, faultFree: faultFree, nodes: n, links: links.count, paths: c.paths, requests: 0,

@@ -1,35 +1,31 @@
 public import AKRPEngine
+public import AKRPKeySource
 
-/// Deterministic key material: the bytes of unit `index` of link `link` in the stream of `seed`.
-/// Both ends of a link draw the same bytes, as two QKD devices of one link do.
-public struct KeyStream: Sendable {
-    public let seed: UInt64
+/// The key streams of a simulated network: link `l`'s units are those of the
+/// ``SeededKeyStream`` of its ``LinkID`` and the run's seed — the same generator as the simulated
+/// device pair and the USB emulator, so both ends of a link draw the same bytes, as two QKD
+/// devices of one link do. This type only indexes the streams by link number; it generates nothing
+/// itself.
+public struct LinkKeyStreams: Sendable {
+    /// Bytes per unit.
     public let unitSize: Int
-    public init(seed: UInt64, unitSize: Int) {
-        self.seed = seed
+    /// The stream of each link, by link index.
+    public let streams: [SeededKeyStream]
+
+    /// The streams of `links` (by index) for `seed`, in units of `unitSize` bytes.
+    public init(seed: UInt64, links: [LinkID], unitSize: Int) {
         self.unitSize = unitSize
+        streams = links.map { SeededKeyStream(seed: seed, link: $0) }
     }
-    /// Writes `count` units starting at `index` into `buffer` (which holds `count * unitSize` bytes).
+
+    /// Writes `count` units of link number `link` starting at `index` into `buffer` (which holds
+    /// `count * unitSize` bytes).
     public func fill(link: Int, index: UInt64, count: Int, into buffer: UnsafeMutableRawBufferPointer) {
-        var k = 0
-        while k < count {
-            var g = SplitMix64(seed: seed ^ (UInt64(link) &* 0xA24B_AED4_963E_E407) ^ ((index &+ UInt64(k)) &* 0x9FB2_1C65_1E98_DF25))
-            var b = 0
-            while b < unitSize {
-                let w = g.next()
-                var j = 0
-                while j < 8 && b < unitSize {
-                    buffer[k * unitSize + b] = UInt8(truncatingIfNeeded: w >> (8 * UInt64(j)))
-                    b += 1
-                    j += 1
-                }
-            }
-            k += 1
-        }
+        streams[link].fill(firstIndex: index, unitCount: count, unitSize: unitSize, into: buffer)
     }
 }
 
-extension KeyStream {
+extension LinkKeyStreams {
     /// A simulated device of link `link` hands the key it holds — units `next ..< available` of the
     /// stream — to `engine`'s pool toward `peer`, as many as the pool has room for. The bytes are
     /// generated into `scratch` and wiped after the hand-over.

@@ -18,7 +18,7 @@ public final class ManualNetwork {
     public private(set) var queues: [[Flight]]
     private var queueKeys: [(from: NodeID, to: NodeID)] = []
     public private(set) var now: UInt64 = 0
-    public let keys: KeyStream
+    public let keys: LinkKeyStreams
     /// Next unit index each link end's device hands over, keyed by link index and end (0 low, 1 high).
     public private(set) var deviceNext: [[UInt64]]
     /// Keys delivered, by request: (source bytes, destination bytes).
@@ -37,7 +37,7 @@ public final class ManualNetwork {
         }
         engines = e
         outbox = Outbox(for: configuration)
-        keys = KeyStream(seed: keySeed, unitSize: configuration.unitSize)
+        keys = LinkKeyStreams(seed: keySeed, links: topology.links.map(\.id), unitSize: configuration.unitSize)
         deviceNext = Array(repeating: [0, 0], count: topology.links.count)
         queues = []
         for l in topology.links {

@@ -54,7 +54,7 @@ public final class BaselineNetworkRun: NetworkRun {
     let end: Nanoseconds
     let sampleInterval: Nanoseconds = 100_000_000
     var lastSample: Nanoseconds = 0
-    let keys: KeyStream
+    let keys: LinkKeyStreams
     var links: [LinkID]
 
     public init(scenario: Scenario, kind: ProtocolKind, routing: RoutingPolicy) {
@@ -78,8 +78,8 @@ public final class BaselineNetworkRun: NetworkRun {
         rng = SplitMix64(seed: scenario.seed ^ 0xBAC0_FF)
         outcomes = Outcomes(count: count, detailed: scenario.recordTrace)
         end = scenario.duration + scenario.drain
-        keys = KeyStream(seed: scenario.seed &* 31 &+ 7, unitSize: scenario.unitBits / 8)
         links = scenario.network.links.map { LinkID(scenario.network.id($0.a), scenario.network.id($0.b)) }
+        keys = LinkKeyStreams(seed: scenario.seed &* 31 &+ 7, links: links, unitSize: scenario.unitBits / 8)
         for l in 0..<m {
             schedules.append(
                 LinkKeySchedule(

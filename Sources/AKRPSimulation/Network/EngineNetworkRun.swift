@@ -36,7 +36,7 @@ public final class EngineNetworkRun: NetworkRun {
     var generated: [UInt64]
     /// Per link and end (0 = low, 1 = high): next unit index the device hands over.
     var deviceNext: [[UInt64]]
-    let keys: KeyStream
+    let keys: LinkKeyStreams
     let adjacency: [[(node: Int, link: Int)]]
     var scratch: [UInt8]
     var ids: [RequestID: Int32] = [:]
@@ -80,7 +80,10 @@ public final class EngineNetworkRun: NetworkRun {
                     seed: scenario.seed, link: l, rate: scenario.network.links[l].rate, unitBits: scenario.unitBits,
                     mode: scenario.mode(of: l)))
         }
-        keys = KeyStream(seed: scenario.seed &* 31 &+ 7, unitSize: c.unitSize)
+        keys = LinkKeyStreams(
+            seed: scenario.seed &* 31 &+ 7,
+            links: scenario.network.links.map { LinkID(scenario.network.id($0.a), scenario.network.id($0.b)) },
+            unitSize: c.unitSize)
         adjacency = scenario.network.adjacency()
         scratch = Array(repeating: 0, count: c.poolCapacity * c.unitSize)
         outcomes = Outcomes(count: scenario.arrivals.count, detailed: scenario.recordTrace)
