@@ -1,15 +1,7 @@
-#define _DEFAULT_SOURCE
 #include "CAKRPDeviceShims.h"
-#include <string.h>
 
 _Static_assert(sizeof(((struct libusb_transfer *)0)->length) == 4, "libusb transfer length is an int");
 
 int CAKRPDeviceShims_set_log_level(libusb_context *context, int level) {
     return libusb_set_option(context, LIBUSB_OPTION_LOG_LEVEL, level);
-}
-
-void CAKRPDeviceShims_wipe(void *bytes, size_t length) {
-    if (bytes != NULL && length > 0) {
-        explicit_bzero(bytes, length);
-    }
 }

@@ -31,7 +31,8 @@ public struct FlashReport: Equatable, Sendable {
 
 /// An open QKD device with its vendor interface claimed.
 ///
-/// Holds its ``USBContext`` strongly; the interface is released and the handle closed when the
+/// Holds its ``USBContext`` strongly and is counted by it (the context's event thread and libusb
+/// stay up while the handle is open); the interface is released and the handle closed when the
 /// object goes away. Control requests are synchronous and may be made from any thread except
 /// the context's event thread while inside a libusb callback.
 public final class QKDDevice: @unchecked Sendable {
@@ -55,8 +56,29 @@ public final class QKDDevice: @unchecked Sendable {
     }
 
     /// Opens the QKD device at `bus`/`address` and claims its interface.
-    /// - Throws: ``DeviceError`` when the device is not there or cannot be opened or claimed.
+    /// - Throws: ``DeviceError`` when the device is not there or cannot be opened or claimed, or
+    ///   when `context` was shut down.
     public init(context: USBContext, bus: UInt8, address: UInt8, serial: String? = nil) throws(DeviceError) {
+        // Counted before libusb is touched: the context must not be released under an open handle.
+        try context.loop.acquireHandle()
+        let opened: (handle: OpaquePointer, serial: String)
+        do {
+            opened = try Self.openHandle(context: context, bus: bus, address: address, serial: serial)
+        } catch {
+            context.loop.releaseHandle()
+            throw error
+        }
+        self.context = context
+        self.handle = opened.handle
+        self.bus = bus
+        self.address = address
+        self.serial = opened.serial
+    }
+
+    /// Finds the device at `bus`/`address`, opens it, checks its serial and claims its interface.
+    private static func openHandle(
+        context: USBContext, bus: UInt8, address: UInt8, serial: String?
+    ) throws(DeviceError) -> (handle: OpaquePointer, serial: String) {
         var list: UnsafeMutablePointer<OpaquePointer?>?
         let count = libusb_get_device_list(context.raw, &list)
         guard count >= 0, let list else {
@@ -92,16 +114,14 @@ public final class QKDDevice: @unchecked Sendable {
             libusb_close(opened)
             throw .usb(USBError(rawValue: claim), operation: "libusb_claim_interface")
         }
-        self.context = context
-        self.handle = opened
-        self.bus = bus
-        self.address = address
-        self.serial = serialText
+        return (opened, serialText)
     }
 
     deinit {
+        // Releasing a claimed interface of an unplugged device fails; the handle is closed anyway.
         _ = libusb_release_interface(handle, QKDUSB.interfaceNumber)
         libusb_close(handle)
+        context.loop.releaseHandle()
     }
 
     // MARK: requests
@@ -253,13 +273,24 @@ public final class QKDDevice: @unchecked Sendable {
         let error = USBError(rawValue: result)
         if error == .noDevice || error == .io && !stillAttached() { return .unplugged(serial: serial) }
         if error == .pipe, request != .getStatus {
-            let code = (try? status())?.lastError ?? 0
-            return .rejected(request: request.description, deviceError: code)
+            // The device's own reason, when it can still tell; otherwise the USB error as it is.
+            do throws(DeviceError) {
+                return .rejected(request: request.description, deviceError: try status().lastError)
+            } catch let statusError {
+                if case .unplugged = statusError { return statusError }
+                return .usb(.pipe, operation: request.description)
+            }
         }
         return .usb(error, operation: request.description)
     }
 
+    /// Whether udev still lists the device. When udev cannot be asked, the answer is "yes": the
+    /// caller then reports the USB error itself rather than an unplug it could not confirm.
     private func stillAttached() -> Bool {
-        (try? DeviceDiscovery.attachedDevices().contains { $0.bus == bus && $0.address == address }) ?? true
+        do throws(DeviceError) {
+            return try DeviceDiscovery.attachedDevices().contains { $0.bus == bus && $0.address == address }
+        } catch {
+            return true
+        }
     }
 }

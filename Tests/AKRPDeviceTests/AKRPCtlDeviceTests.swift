@@ -2,19 +2,19 @@ import Foundation
 import Testing
 
 /// `akrpctl devices`, `device info` and `device flash` against emulated devices, through the
-/// built binary (`$AKRPCTL`, or `akrpctl` beside the test bundle).
-@Suite(
-    .serialized,
-    .enabled(if: underEmulator, "needs the USB emulator: run tools/test-devices (umockdev) to include the device tests"))
-struct AKRPCtlDeviceTests {
-    static var binary: String {
+/// built binary (`$AKRPCTL`, or `akrpctl` beside the test bundle). Part of ``DeviceTests``, so that
+/// it never runs while another device test uses the emulator: the emulator serves one client at a
+/// time well, and a test process spawning akrpctl while it streams was seen to lose its emulator
+/// connection.
+extension DeviceTests {
+    static var akrpctl: String {
         if let path = ProcessInfo.processInfo.environment["AKRPCTL"] { return path }
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("akrpctl").path
     }
 
-    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    func runAKRPCtl(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: Self.akrpctl)
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -26,14 +26,14 @@ struct AKRPCtlDeviceTests {
     }
 
     @Test func listsInspectsAndFlashesDevices() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "akrpctl not built at \(Self.binary)")
+        try #require(FileManager.default.isExecutableFile(atPath: Self.akrpctl), "akrpctl not built at \(Self.akrpctl)")
         let (a, b) = try Emulator.addLink(191, 192)
         defer { _ = try? Emulator.send("remove-link 191 192") }
-        let list = try run(["devices", "--json"])
+        let list = try runAKRPCtl(["devices", "--json"])
         #expect(list.status == 0)
         #expect(list.output.contains("\"serial\":\"\(a)\"") && list.output.contains("\"serial\":\"\(b)\""))
         #expect(list.output.contains("\"link\":\"191-192\""))
-        let info = try run(["device", "info", "--serial", b])
+        let info = try runAKRPCtl(["device", "info", "--serial", b])
         #expect(info.status == 0 && info.output.contains("local node 192, peer 191"))
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("akrpctl-\(getpid())")
@@ -41,16 +41,16 @@ struct AKRPCtlDeviceTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let good = directory.appendingPathComponent("good.conf")
         try "link = 191-192\nlocal-node = 191\nframe-units = 64\nlabel = \"from the test\"\n".write(to: good, atomically: true, encoding: .utf8)
-        let flashed = try run(["device", "flash", "--serial", a, good.path])
+        let flashed = try runAKRPCtl(["device", "flash", "--serial", a, good.path])
         #expect(flashed.status == 0 && flashed.output.contains("read back and verified"), "\(flashed.output)")
-        let after = try run(["device", "info", "--serial", a, "--json"])
+        let after = try runAKRPCtl(["device", "info", "--serial", a, "--json"])
         #expect(after.output.contains("from the test") && after.output.contains("\"configurationGeneration\":2"))
 
         let bad = directory.appendingPathComponent("bad.conf")
         try "link = 191-192\nlocal-node = 193\n".write(to: bad, atomically: true, encoding: .utf8)
-        let refused = try run(["device", "flash", "--serial", a, bad.path])
+        let refused = try runAKRPCtl(["device", "flash", "--serial", a, bad.path])
         #expect(refused.status != 0 && refused.output.contains("line 2: field 'local-node'"), "\(refused.output)")
-        let unchanged = try run(["device", "info", "--serial", a, "--json"])
+        let unchanged = try runAKRPCtl(["device", "info", "--serial", a, "--json"])
         #expect(unchanged.output.contains("\"configurationGeneration\":2"))
     }
 }
