@@ -59,6 +59,16 @@ extension Engine {
         nextLinkState = min(nextLinkState, now)
     }
 
+    /// The shell moved the pool of the link to `neighbour` forward (``KeyPool/skip(to:)``), or the
+    /// neighbour may have moved its own: the window end the neighbour last announced (§7.5) no longer
+    /// says what it can track, and could lie below this end's head — no unit could then be proposed on the
+    /// link until the neighbour announced again. Until it does, this end's own window is the limit (as
+    /// when nothing was announced; units the neighbour cannot track are refused by it, never lost).
+    public func forgetPeerWindow(toward neighbour: NodeID) {
+        guard let s = session(of: neighbour) else { return }
+        sessions[s].peerWindowEnd = 0
+    }
+
     /// Both resume indices are known: skip the pool past both and bring the link up.
     func bringUp(_ s: Int, peerResume: UInt64) {
         let start = max(sessions[s].resumeMine, peerResume)
@@ -189,5 +199,44 @@ extension Engine {
                 rate: 1e9 / sessions[i].unitInterval)
             i += 1
         }
+    }
+}
+
+/// What the engine knows about one link end, for state dumps and diagnostics (no key bytes).
+public struct LinkDiagnostics: Sendable, Equatable {
+    /// The link's handshake completed (and was not lost since).
+    public var up: Bool
+    /// The shell reported the connection lost (``Engine/linkLost(toward:now:)``).
+    public var lost: Bool
+    /// The neighbour's incarnation as known here.
+    public var peerIncarnation: UInt64
+    /// The index this end announced it resumes from (§3.2).
+    public var resumeIndex: UInt64
+    /// The window end the neighbour last announced (0 = none since the link came up, §7.5).
+    public var peerWindowEnd: UInt64
+    /// The last unit this end used to key a frame, and the last one it accepted from the neighbour.
+    public var authenticationSent: UInt64
+    public var authenticationReceived: UInt64
+    /// Learnt delivery pattern: smoothed block period (ns) and block size (units), deliveries seen.
+    public var blockPeriod: Double
+    public var blockUnits: Double
+    public var deliveries: UInt32
+    /// The first unit index whose expected delivery is later than `now + latencyBudget` (what admission
+    /// may reserve for a request arriving now), and the limit of what may be proposed to the neighbour.
+    public var admissionLimit: UInt64
+    public var proposalLimit: UInt64
+}
+
+extension Engine {
+    /// Diagnostics of the link to `neighbour` at time `now`.
+    public func diagnostics(toward neighbour: NodeID, now: Nanoseconds) -> LinkDiagnostics? {
+        guard let s = session(of: neighbour) else { return nil }
+        let x = sessions[s]
+        return LinkDiagnostics(
+            up: x.up, lost: x.lost, peerIncarnation: x.peerIncarnation, resumeIndex: x.resumeMine,
+            peerWindowEnd: x.peerWindowEnd, authenticationSent: x.authenticationSent,
+            authenticationReceived: x.authenticationReceived, blockPeriod: x.blockPeriod, blockUnits: x.blockUnits,
+            deliveries: x.deliveries, admissionLimit: indexLimit(s, deadline: now &+ configuration.latencyBudget, now: now),
+            proposalLimit: peerLimit(s))
     }
 }

@@ -29,10 +29,10 @@ final class Peer {
     var backoff: Nanoseconds = 0
     var connectedSince: Nanoseconds = 0
     var consecutiveBadFrames = 0
-    /// Times the pool was moved forward for a frame keyed past the window, on this connection.
-    var windowMoves = 0
-    /// Frames in a row keyed below this end's pool head.
-    var staleFrames = 0
+    /// Since when the link's pool has been full with nothing usable (see `checkStalledPools`).
+    var stalledSince: Nanoseconds?
+    /// When this end last told the neighbour its position.
+    var lastPositionSent: Nanoseconds = 0
     var counters = PeerCounters()
 
     init(neighbour: NodeID, address: NetworkAddress, dials: Bool) {
@@ -87,6 +87,7 @@ struct PeerCounters {
     var authenticationUnitsReceived: UInt64 = 0
     var restartsSeen: UInt64 = 0
     var greetingsRefused: UInt64 = 0
-    /// Connections closed to resynchronise pool positions (the neighbour keyed frames with passed units).
-    var staleReconnects: UInt64 = 0
+    /// Frames keyed outside this end's window, and position records received.
+    var positionMismatches: UInt64 = 0
+    var positionsReceived: UInt64 = 0
 }

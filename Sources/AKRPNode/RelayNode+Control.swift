@@ -69,7 +69,7 @@ extension RelayNode {
             var r = ControlMessage(kind: .configurationAck, from: configuration.node, correlation: m.correlation)
             r.status = ConfigurationStatus.rejected.rawValue
             client.send(r)
-        case .stateDumpResponse, .statisticsResponse, .keyResponse, .configurationAck:
+        case .stateDumpResponse, .statisticsResponse, .keyResponse, .configurationAck, .peerPosition:
             counters.controlFramesBad += 1
             client.close()
         }

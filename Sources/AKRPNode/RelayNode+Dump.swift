@@ -62,6 +62,20 @@ extension String {
 }
 
 extension RelayNode {
+    /// The engine's view of one link (no key bytes).
+    func diagnostics(_ n: NodeID, now: Nanoseconds) -> DumpValue {
+        guard let d = engine.diagnostics(toward: n, now: now) else { return .object([]) }
+        return .object([
+            ("up", .bool(d.up)), ("lost", .bool(d.lost)), ("peer_incarnation", .number(d.peerIncarnation)),
+            ("resume_index", .number(d.resumeIndex)), ("peer_window_end", .number(d.peerWindowEnd)),
+            ("authentication_sent", .number(d.authenticationSent)),
+            ("authentication_received", .number(d.authenticationReceived)),
+            ("block_period_ms", .decimal(d.blockPeriod / 1e6)), ("block_units", .decimal(d.blockUnits)),
+            ("deliveries", .number(UInt64(d.deliveries))), ("admission_limit", .number(d.admissionLimit)),
+            ("proposal_limit", .number(d.proposalLimit)),
+        ])
+    }
+
     /// The box's state as one JSON document: identity, links (pool positions, marks, counters), peers,
     /// key sources, engine counters, key store and waiting requests. Never key bytes.
     func stateDump() -> [UInt8] {
@@ -94,6 +108,7 @@ extension RelayNode {
                         ])
                     ),
                     ("high_water_mark", .number(state.mark(n))),
+                    ("engine", diagnostics(n, now: now)),
                     (
                         "source",
                         .object([
@@ -122,7 +137,8 @@ extension RelayNode {
                             ("connects", .number(pc.connects)), ("disconnects", .number(pc.disconnects)),
                             ("connect_failures", .number(pc.connectFailures)), ("garbage_disconnects", .number(pc.garbageDisconnects)),
                             ("greetings_refused", .number(pc.greetingsRefused)), ("restarts_seen", .number(pc.restartsSeen)),
-                            ("stale_reconnects", .number(pc.staleReconnects)),
+                            ("position_mismatches", .number(pc.positionMismatches)),
+                            ("positions_received", .number(pc.positionsReceived)),
                         ])
                     ),
                 ]))
@@ -180,9 +196,9 @@ extension RelayNode {
                     ("local_requests_waiting", .number(UInt64(pendingRequests.count))),
                     ("high_water_mark_writes", .number(state.writes)),
                     ("outbox_dropped_messages", .number(counters.outboxDroppedMessages)),
-                    ("greeting_skips", .number(counters.greetingSkips)),
-                    ("greeting_skipped_units", .number(counters.greetingSkippedUnits)),
-                    ("handshake_skips", .number(counters.handshakeSkips)),
+                    ("position_skips", .number(counters.positionSkips)),
+                    ("position_skipped_units", .number(counters.positionSkippedUnits)),
+                    ("stall_skips", .number(counters.stallSkips)),
                     ("control_connections", .number(counters.controlConnections)),
                     ("control_frames_bad", .number(counters.controlFramesBad)),
                     ("audit_bytes_written", .number(audit.bytesWritten)),

@@ -127,30 +127,10 @@ extension RelayNode {
         peer.greetedIncarnation = g.incarnation
         peer.backoff = 0
         peer.consecutiveBadFrames = 0
-        peer.windowMoves = 0
-        peer.staleFrames = 0
         let now = clock.now()
-        if let pool = engine.pool(toward: g.sender), g.head > pool.head {
-            // A neighbour's head can be ahead of ours by what its device produced that our idle (full)
-            // pool did not take, plus its high-water step after a restart — not more.
-            let produced = feeds[g.sender]?.producedEstimate(now: clock.now(), tail: pool.tail) ?? pool.tail
-            let limit = max(pool.head, produced) &+ UInt64(2 * configuration.engine.poolCapacity) &+ configuration.highWaterStep
-            let target = min(g.head, limit)
-            if target < g.head {
-                logger.warning(
-                    "neighbour's pool is further ahead than a restart explains; skipping the most allowed",
-                    metadata: ["neighbour": "\(g.sender.rawValue)", "their-head": "\(g.head)", "our-head": "\(pool.head)"])
-            }
-            let distance = target - pool.head
-            let burned = pool.skip(to: target)
-            counters.greetingSkips += 1
-            counters.greetingSkippedUnits += distance
-            audit.discarded(link: LinkID(configuration.node, g.sender), count: burned, now: now)
-            feeds[g.sender]?.positionMoved()
-        }
-        // The skip may move the tail: the mark must cover it before anything else leaves.
-        guard secureMarks(now: now) else { return false }
-        audit.flush(now: now)
+        // A new connection: whatever either end announced of its window before may be stale.
+        engine.forgetPeerWindow(toward: g.sender)
+        guard follow(peer, head: g.head, now: now, reason: "greeting") else { return false }
         peer.greeted = true
         if !handler.dialled, let channel = handler.channel { sendGreeting(peer, channel: channel) }
         logger.info(
@@ -160,6 +140,85 @@ extension RelayNode {
         if !peer.outgoing.isEmpty { transmit(peer, now: now) }
         pollSources()
         return true
+    }
+
+    /// Moves this end's pool of the link to `peer` forward to the neighbour's announced head when that is
+    /// ahead (a greeting or a position record, both unauthenticated): burning the units in between, never
+    /// freeing or reusing one, and never further than the link can have produced (plus a restart's
+    /// high-water step). When it moves, forgets the neighbour's announced window (the ends moved) and
+    /// makes the marks durable before anything else leaves. Returns false only when the marks cannot be
+    /// written.
+    func follow(_ peer: Peer, head: UnitIndex, now: Nanoseconds, reason: String) -> Bool {
+        let neighbour = peer.neighbour
+        guard let pool = engine.pool(toward: neighbour), head > pool.head else { return true }
+        engine.forgetPeerWindow(toward: neighbour)
+        // A neighbour's head can be ahead of ours by what its device produced that our idle (full)
+        // pool did not take, plus its high-water step after a restart — not more.
+        let produced = feeds[neighbour]?.producedEstimate(now: now, tail: pool.tail) ?? pool.tail
+        let limit = max(pool.head, produced) &+ UInt64(2 * configuration.engine.poolCapacity) &+ configuration.highWaterStep
+        let target = min(head, limit)
+        if target < head {
+            logger.warning(
+                "neighbour's pool is further ahead than its device can have produced; moving the most allowed",
+                metadata: ["neighbour": "\(neighbour.rawValue)", "their-head": "\(head)", "our-head": "\(pool.head)"])
+        }
+        logger.info(
+            "pool moved to the neighbour's head",
+            metadata: ["neighbour": "\(neighbour.rawValue)", "from": "\(pool.head)", "to": "\(target)", "by": "\(reason)"])
+        let distance = target - pool.head
+        let burned = pool.skip(to: target)
+        counters.positionSkips += 1
+        counters.positionSkippedUnits += distance
+        audit.discarded(link: LinkID(configuration.node, neighbour), count: burned, now: now)
+        feeds[neighbour]?.positionMoved()
+        // The skip may move the tail: the mark must cover it before anything else leaves.
+        guard secureMarks(now: now) else { return false }
+        audit.flush(now: now)
+        return true
+    }
+
+    /// How often a connected end tells the neighbour where its pool stands (and at most how often it
+    /// does so on request, when frames arrive keyed outside its window).
+    static let positionInterval: Nanoseconds = 1_000_000_000
+    static let positionRequestInterval: Nanoseconds = 100_000_000
+
+    /// Sends this end's pool head of the link (a `peerPosition` record; no key is spent).
+    func sendPosition(_ peer: Peer, now: Nanoseconds) {
+        guard peer.isReady, let channel = peer.channel, let pool = engine.pool(toward: peer.neighbour) else { return }
+        var m = ControlMessage(kind: .peerPosition, from: configuration.node, to: peer.neighbour)
+        m.position = pool.head
+        m.incarnation = engine.incarnation
+        var bytes = [UInt8](repeating: 0, count: ControlCodec.frameLength(of: m))
+        var result: Result<Int, WireError>?
+        bytes.withUnsafeMutableBytes { out in
+            result = Result { () throws(WireError) -> Int in
+                try ControlCodec.encode(m, data: UnsafeRawBufferPointer(start: nil, count: 0), into: out)
+            }
+        }
+        guard case .success = result else { return }
+        peer.lastPositionSent = now
+        channel.writeAndFlush(channel.allocator.buffer(bytes: bytes), promise: nil)
+    }
+
+    /// A neighbour's position record: follow it if it is ahead.
+    func receivePosition(_ m: ControlMessage, from peer: Peer) -> FrameOutcome {
+        guard m.from == peer.neighbour, m.to == configuration.node else {
+            peer.counters.framesUnverifiable += 1
+            return .done
+        }
+        peer.counters.positionsReceived += 1
+        let now = clock.now()
+        guard follow(peer, head: m.position, now: now, reason: "position") else { return .closed }
+        if !peer.outgoing.isEmpty { transmit(peer, now: now) }
+        loop.execute { [self] in pollSources() }
+        return .done
+    }
+
+    /// Sends the periodic position records.
+    func sendPositions(now: Nanoseconds) {
+        for peer in peers.values where peer.isReady && now &- peer.lastPositionSent >= Self.positionInterval {
+            sendPosition(peer, now: now)
+        }
     }
 
     func peerGreetingRefused(_ handler: PeerChannelHandler, reason: String) {
@@ -196,6 +255,50 @@ extension RelayNode {
         logger.debug("neighbour connection error", metadata: ["neighbour": "\(handler.neighbour?.rawValue ?? 0)", "error": "\(error)"])
     }
 
+    // MARK: - Stalled pools
+
+    /// How long a link may sit with a full pool and (almost) nothing usable before it is unstuck.
+    static let stallTimeout: Nanoseconds = 2_000_000_000
+
+    /// Unsticks a link whose pool is full (the device cannot deliver) while nothing can move: either
+    /// almost nothing in the window is usable — every unit consumed or discarded except a few at the head
+    /// that neither end will use, for example an own unit the owner keeps for authenticating its next
+    /// frame while it has nothing to send — or this end has messages for the neighbour and no own unit to
+    /// key them with, its window pinned by units the neighbour has already discarded (after a restart the
+    /// two ends can disagree on where the link stands). After two seconds this end skips its pool half a
+    /// window forward (burning what it passes) and tells the neighbour, which follows.
+    func checkStalledPools(now: Nanoseconds) {
+        for peer in peers.values {
+            guard peer.isReady, engine.isLinkUp(toward: peer.neighbour), let pool = engine.pool(toward: peer.neighbour),
+                pool.started, pool.room == 0,
+                (pool.heldUnits == 0 && pool.availableDelivered <= configuration.engine.authenticationReserve + 1)
+                    || peer.outgoingCount > 0
+            else {
+                peer.stalledSince = nil
+                continue
+            }
+            guard let since = peer.stalledSince else {
+                peer.stalledSince = now
+                continue
+            }
+            guard now &- since >= Self.stallTimeout else { continue }
+            peer.stalledSince = nil
+            let target = pool.head &+ UInt64(pool.capacity / 2)
+            let burned = pool.skip(to: target)
+            engine.forgetPeerWindow(toward: peer.neighbour)
+            counters.stallSkips += 1
+            audit.discarded(link: LinkID(configuration.node, peer.neighbour), count: burned, now: now)
+            feeds[peer.neighbour]?.positionMoved()
+            logger.notice(
+                "link stalled with a full pool and no usable key; skipping forward",
+                metadata: ["neighbour": "\(peer.neighbour.rawValue)", "head": "\(target)", "burned": "\(burned)"])
+            guard secureMarks(now: now) else { return }
+            audit.flush(now: now)
+            sendPosition(peer, now: now)
+            pollSources()
+        }
+    }
+
     // MARK: - Frames in
 
     /// One frame from a neighbour: verified with the key unit it names, then given to the engine. A
@@ -221,6 +324,13 @@ extension RelayNode {
     /// Verifies and delivers one frame.
     func receive(_ frame: UnsafeRawBufferPointer, from peer: Peer) -> FrameOutcome {
         let neighbour = peer.neighbour
+        if let first = try? FrameHeader.parse(frame, maximumFrameSize: maximumFrameSize), case .control(let kind) = first.frameClass {
+            guard kind == .peerPosition, let decoded = try? ControlCodec.decode(frame, maximumFrameSize: maximumFrameSize) else {
+                peer.counters.framesMalformed += 1
+                return noteBadFrame(peer, "control frame of kind \(kind) on a neighbour connection")
+            }
+            return receivePosition(decoded.message, from: peer)
+        }
         let header: FrameHeader
         do throws(WireError) {
             header = try PoolKeyedFrames.header(of: frame, maximumFrameSize: maximumFrameSize)
@@ -234,13 +344,14 @@ extension RelayNode {
         }
         let index = header.sequence
         guard engine.authenticationKey(from: neighbour, index: index, into: authenticationKey) else {
-            if let pool = engine.pool(toward: neighbour), pool.started, !pool.ownsUnit(index), index >= pool.tail {
-                if pool.inWindow(index) { return .waitForKey }
-                if moveWindowForHandshake(peer, pool: pool, unit: index) { return .waitForKey }
+            if let pool = engine.pool(toward: neighbour), pool.started, !pool.ownsUnit(index), index >= pool.tail,
+                pool.inWindow(index)
+            {
+                return .waitForKey
             }
             peer.counters.framesUnverifiable += 1
-            if let pool = engine.pool(toward: neighbour), pool.started, index < pool.head {
-                return noteStaleFrame(peer, unit: index, head: pool.head)
+            if let pool = engine.pool(toward: neighbour), pool.started, !pool.inWindow(index) {
+                return notePositionMismatch(peer, unit: index, head: pool.head, windowEnd: pool.windowEnd, now: clock.now())
             }
             return noteBadFrame(peer, "frame keyed by unit \(index), which this end cannot use")
         }
@@ -261,7 +372,6 @@ extension RelayNode {
             return noteBadFrame(peer, "authentic frame with a malformed body: \(error)")
         }
         peer.consecutiveBadFrames = 0
-        peer.staleFrames = 0
         engine.consumeAuthenticationKey(from: neighbour, index: index)
         audit.authentication(link: LinkID(configuration.node, neighbour), sent: false, unit: index)
         peer.counters.authenticationUnitsReceived += 1
@@ -277,53 +387,23 @@ extension RelayNode {
         return .done
     }
 
-    /// After a restart of either end, the neighbour may key its frames with units past this end's window:
-    /// during the handshake its answer carries its resume index, which this end's handshake skips to
-    /// anyway; and when this end came up on a hello that announced an older resume index, the neighbour
-    /// learnt of the restart from this end's resync and moved on without announcing it (a resync is not
-    /// answered). Moving the window forward — by at most one more window plus the high-water step,
-    /// burning what it passes, while the link is not up or at most twice per connection — lets the frame be
-    /// verified once the device delivers that unit, instead of dropping every frame until the connection
-    /// is given up. A forged frame can burn no more than that; it can never make a unit be used twice.
-    static let windowMovesPerConnection = 2
-
-    private func moveWindowForHandshake(_ peer: Peer, pool: KeyPool, unit: UnitIndex) -> Bool {
-        let neighbour = peer.neighbour
-        guard !engine.isLinkUp(toward: neighbour) || peer.windowMoves < Self.windowMovesPerConnection else { return false }
-        let capacity = UInt64(pool.capacity)
-        guard unit < pool.windowEnd &+ capacity &+ configuration.highWaterStep else { return false }
-        let target = unit - capacity / 2
-        guard target > pool.head else { return false }
-        let now = clock.now()
-        let burned = pool.skip(to: target)
-        counters.handshakeSkips += 1
-        peer.windowMoves += 1
-        audit.discarded(link: LinkID(configuration.node, neighbour), count: burned, now: now)
-        feeds[neighbour]?.positionMoved()
-        guard secureMarks(now: now) else { return false }
-        audit.flush(now: now)
-        // Not now: this runs inside frame handling, which a delivery may re-enter.
-        loop.execute { [self] in pollSources() }
-        return true
-    }
-
-    /// Frames keyed below this end's pool head in a row before the connection is closed to resynchronise.
-    static let staleFrameLimit = 4
-
-    /// A frame keyed by a unit this end has already passed: after a restart the neighbour may not know how
-    /// far this end moved on (a raised resume index is not announced by the protocol). A new connection
-    /// exchanges the pool heads in its greetings and moves the neighbour forward, so after a few such
-    /// frames the connection is closed and redialled instead of dropping frames until the bad-frame limit.
-    private func noteStaleFrame(_ peer: Peer, unit: UnitIndex, head: UnitIndex) -> FrameOutcome {
-        peer.staleFrames += 1
+    /// A frame keyed by a unit outside this end's window: the two ends no longer name the same units.
+    /// After a restart of either end one of them moved on — the restarted end starts at its high-water
+    /// mark; the other discards what it shared with the old incarnation and, when it learns of the
+    /// restart from a resync, resumes further on without announcing it (a resync is not answered); a
+    /// device that lost key while one end's pool was full moves that end on. This end tells the neighbour
+    /// where it stands at once (a position record; at most ten times a second), and the end that is
+    /// behind skips forward. Positions only ever move forward, to where the other end already is.
+    private func notePositionMismatch(_ peer: Peer, unit: UnitIndex, head: UnitIndex, windowEnd: UnitIndex, now: Nanoseconds) -> FrameOutcome {
         peer.consecutiveBadFrames += 1
-        guard peer.staleFrames >= Self.staleFrameLimit else { return .done }
-        peer.counters.staleReconnects += 1
-        logger.notice(
-            "neighbour keys frames with units this end has passed; reconnecting to exchange positions",
-            metadata: ["neighbour": "\(peer.neighbour.rawValue)", "unit": "\(unit)", "head": "\(head)"])
-        peer.handler?.close()
-        return .closed
+        peer.counters.positionMismatches += 1
+        if peer.counters.positionMismatches == 1 || peer.counters.positionMismatches % 64 == 0 {
+            logger.notice(
+                "neighbour keys frames with units outside this end's window; exchanging positions",
+                metadata: ["neighbour": "\(peer.neighbour.rawValue)", "unit": "\(unit)", "head": "\(head)", "window-end": "\(windowEnd)"])
+        }
+        if now &- peer.lastPositionSent >= Self.positionRequestInterval { sendPosition(peer, now: now) }
+        return .done
     }
 
     /// Counts a frame that was dropped; a neighbour that sends nothing but bad frames is disconnected.

@@ -21,16 +21,17 @@ extension RelayNode {
             case .simulated(let seed, let epoch, let bitsPerSecond, let blockPeriod, let jitter):
                 let pair: SimulatedDevicePair
                 do throws(SimulatedDevicePair.ConfigurationError) {
+                    // The simulated device keeps every unit it produced until the box takes it: a pool that
+                    // stays full never makes one end lose key that the other end still takes (a finite
+                    // device buffer would overflow at different moments at the two ends).
                     pair = try SimulatedDevicePair(
                         link: link, seed: seed, unitSize: unitSize, bitsPerSecond: bitsPerSecond, start: epoch,
-                        blockPeriod: blockPeriod, jitter: jitter)
+                        deviceBufferUnits: 1 << 62, blockPeriod: blockPeriod, jitter: jitter)
                 } catch { throw .keySource(neighbour: n.node, reason: "simulated device: \(error)") }
                 source = pair.end(at: configuration.node)
-                // Begin with the oldest unit the device still holds (as a real device buffers key while its
-                // box is down): the neighbour's pool, if idle, is there or further back, and the greeting
-                // moves the lower of the two ends forward.
-                let produced = pair.producedUnits(at: now)
-                current = produced > pair.deviceBufferUnits ? produced - pair.deviceBufferUnits : 0
+                // Begin with the oldest unit the device still holds (it keeps everything): the neighbour's
+                // pool is there or further on, and the greetings move the end that is behind forward.
+                current = 0
                 description = "simulated seed \(seed), \(bitsPerSecond) bit/s"
                     + (blockPeriod > 0 ? ", blocks every \(Double(blockPeriod) / 1e6) ms" : "")
             case .trace(let path):
@@ -67,6 +68,10 @@ extension RelayNode {
                 description = "usb \(serial)"
             }
             let position = max(state.mark(n.node), current)
+            logger.info(
+                "link positioned",
+                metadata: ["neighbour": "\(n.node.rawValue)", "mark": "\(state.mark(n.node))", "source": "\(current)",
+                           "position": "\(position)"])
             engine.pool(toward: n.node)?.skip(to: position)
             updates.append((n.node, position &+ configuration.highWaterStep))
             let sink = EnginePoolSink(engine: engine, peer: n.node, outbox: outbox, now: now)

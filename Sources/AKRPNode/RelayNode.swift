@@ -230,6 +230,15 @@ public final class RelayNode: @unchecked Sendable {
         controlListener?.close(promise: nil)
         peerListener?.close(promise: nil)
         audit.flush(now: now)
+        // Nothing leaves any more: the next start may begin exactly where this one stopped.
+        var exact: [(NodeID, UnitIndex)] = []
+        for n in engine.neighbours {
+            guard let pool = engine.pool(toward: n), pool.started else { continue }
+            exact.append((n, max(pool.tail, pool.referencedEnd)))
+        }
+        do throws(StateStoreError) { try state.settle(exact) } catch {
+            logger.error("cannot record the exact high-water marks; the next start skips a step", metadata: ["error": "\(error)"])
+        }
     }
 
     // MARK: - The step
@@ -314,6 +323,8 @@ public final class RelayNode: @unchecked Sendable {
         }
         expireRequests(now: now)
         keys.expire(now: now)
+        checkStalledPools(now: now)
+        sendPositions(now: now)
         pollSources()
         armTimer(now: clock.now())
     }
@@ -353,7 +364,7 @@ struct NodeCounters {
     var keysUnknown: UInt64 = 0
     var controlFramesBad: UInt64 = 0
     var controlConnections: UInt64 = 0
-    var greetingSkips: UInt64 = 0
-    var greetingSkippedUnits: UInt64 = 0
-    var handshakeSkips: UInt64 = 0
+    var positionSkips: UInt64 = 0
+    var positionSkippedUnits: UInt64 = 0
+    var stallSkips: UInt64 = 0
 }

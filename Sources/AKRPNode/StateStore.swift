@@ -115,6 +115,14 @@ final class StateStore {
         if changed { try persist() }
     }
 
+    /// Sets the marks to exactly `values` at a graceful stop: nothing at or above them was ever used by
+    /// this incarnation (it has stopped using units) nor by an earlier one (each started at its mark), so
+    /// the next start loses no key to the high-water step.
+    func settle(_ values: [(NodeID, UnitIndex)]) throws(StateStoreError) {
+        for (peer, value) in values { marks[peer] = value }
+        try persist()
+    }
+
     private func persist() throws(StateStoreError) {
         var text = "akrpd-state 1\nincarnation \(incarnation)\n"
         for (peer, value) in marks.sorted(by: { $0.key < $1.key }) {

@@ -34,6 +34,7 @@ public enum ControlCodec {
         case .configurationChunk: 4 + 4 + 2 + Int(message.dataLength)
         case .configurationAck: 1 + 4
         case .keyFetchRequest: 8
+        case .peerPosition: 16
         }
     }
 
@@ -84,6 +85,8 @@ public enum ControlCodec {
             guard ConfigurationStatus(rawValue: m.status) != nil else { throw .invalidField(.status) }
         case .keyFetchRequest:
             guard m.request.source != .none else { throw .invalidField(.request) }
+        case .peerPosition:
+            guard m.from != .none, m.to != .none, m.from != m.to, m.incarnation != 0 else { throw .invalidField(.sender) }
         }
     }
 
@@ -158,6 +161,9 @@ public enum ControlCodec {
         case .keyFetchRequest:
             w.write(message.request.source.rawValue)
             w.write(message.request.serial)
+        case .peerPosition:
+            w.write(message.incarnation)
+            w.write(message.position)
         }
         precondition(w.position == total, "control body length table out of date")
         return total
@@ -246,6 +252,10 @@ public enum ControlCodec {
         case .keyFetchRequest:
             guard let source = r.readUInt32(), let serial = r.readUInt32() else { throw .bodyTooShort(.request) }
             m.request = RequestID(source: NodeID(source), serial: serial)
+        case .peerPosition:
+            guard let incarnation = r.readUInt64(), let position = r.readUInt64() else { throw .bodyTooShort(.index) }
+            m.incarnation = incarnation
+            m.position = position
         }
         guard r.remaining == 0 else { throw .bodyTooLong(r.remaining) }
         try check(m)

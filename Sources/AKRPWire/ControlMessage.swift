@@ -23,6 +23,11 @@ public enum ControlKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
     /// Asks for the delivered key `request` held in the box's key store (the destination end of a
     /// request fetches its key by ID). Answered with a ``keyResponse``; the key is handed out once.
     case keyFetchRequest = 0x48
+    /// On a neighbour connection (not the control socket): the sender's pool head of the link
+    /// (`position`) and its `incarnation`, as in the connection's greeting. Not authenticated: the
+    /// receiver only ever moves its own pool forward to it (never past what the link can have produced),
+    /// so that the two ends name the same units again after a restart or a lost stretch of key.
+    case peerPosition = 0x49
 
     /// The kind's name as `akrpctl` prints it.
     public var description: String {
@@ -36,6 +41,7 @@ public enum ControlKind: UInt8, Sendable, CaseIterable, CustomStringConvertible 
         case .configurationChunk: "configuration-chunk"
         case .configurationAck: "configuration-ack"
         case .keyFetchRequest: "key-fetch-request"
+        case .peerPosition: "peer-position"
         }
     }
 }
@@ -168,6 +174,10 @@ public struct ControlMessage: Sendable, Equatable {
     public var request: RequestID
     /// Bytes of data that travel with the message.
     public var dataLength: UInt16
+    /// Peer position: the sender's pool head of the link.
+    public var position: UInt64
+    /// Peer position: the sender's incarnation.
+    public var incarnation: UInt64
 
     /// A control message of `kind` with every other field zero.
     public init(kind: ControlKind, from: NodeID = .none, to: NodeID = .none, correlation: UInt64 = 0) {
@@ -187,6 +197,8 @@ public struct ControlMessage: Sendable, Equatable {
         status = 0
         request = .none
         dataLength = 0
+        position = 0
+        incarnation = 0
     }
 
     /// Appends a link's counters to a statistics response.
@@ -203,7 +215,8 @@ public struct ControlMessage: Sendable, Equatable {
             a.offset == b.offset, a.totalLength == b.totalLength, a.page == b.page,
             a.pageCount == b.pageCount, a.totals == b.totals, a.linkCount == b.linkCount,
             a.destination == b.destination, a.keyLength == b.keyLength, a.status == b.status,
-            a.request == b.request, a.dataLength == b.dataLength
+            a.request == b.request, a.dataLength == b.dataLength, a.position == b.position,
+            a.incarnation == b.incarnation
         else { return false }
         var i = 0
         while i < Int(a.linkCount) {

@@ -35,7 +35,7 @@ public struct FrameFlags: OptionSet, Sendable, Hashable {
 public enum FrameClass: Sendable, Equatable {
     /// An AKRP protocol message between neighbouring boxes (types 1…12, the ``MessageKind`` values).
     case neighbour(MessageKind)
-    /// A control message between the companion tool and a box (types 0x40…0x48).
+    /// A control message between the companion tool and a box (types 0x40…0x49).
     case control(ControlKind)
 
     /// The class of type byte `type`.

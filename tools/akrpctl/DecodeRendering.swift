@@ -202,6 +202,8 @@ enum FrameDecoding {
                 fields += [("status", .text(configurationStatusName(m.status))), ("offset", .number(UInt64(m.offset)))]
             case .keyFetchRequest:
                 fields.append(("request", .text(m.request.description)))
+            case .peerPosition:
+                fields += [("incarnation", .number(m.incarnation)), ("position", .number(m.position))]
             }
             if ControlCodec.carriesData(m.kind) {
                 fields.append(("dataLength", .number(UInt64(m.dataLength))))
