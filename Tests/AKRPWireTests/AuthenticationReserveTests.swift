@@ -12,6 +12,7 @@ struct AuthenticationReserveTests {
         var c = SmallNetwork.configuration()
         c.authenticationReserve = 4
         c.reroutes = 0
+        c.borrowing = false  // own units only: the units held below are node 1's
         let net = try ManualNetwork(topology: SmallNetwork.line(2), configuration: c)
         net.run()
         let link = LinkID(NodeID(1), NodeID(2))

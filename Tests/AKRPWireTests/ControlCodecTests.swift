@@ -48,6 +48,17 @@ struct ControlCodecTests {
         m.status = ConfigurationStatus.complete.rawValue
         m.offset = 10
         out.append((m, []))
+        m = ControlMessage(kind: .keyFetchRequest, to: NodeID(5), correlation: 6)
+        m.request = RequestID(source: NodeID(2), serial: 1_048_577)
+        out.append((m, []))
+        m = ControlMessage(kind: .keyResponse, from: NodeID(5), correlation: 6)
+        m.status = KeyResponseStatus.unknownKey.rawValue
+        m.request = RequestID(source: NodeID(2), serial: 1_048_577)
+        out.append((m, []))
+        m = ControlMessage(kind: .peerPosition, from: NodeID(3), to: NodeID(5))
+        m.incarnation = 7
+        m.position = 1 << 40
+        out.append((m, []))
         return out
     }
 
