@@ -1,3 +1,5 @@
+import AKRPConfig
+
 /// A fixed-size latency histogram (log-linear buckets: 16 per power of two, ≤ 6.25 % relative error),
 /// allocated once; recording is a few integer operations. Values in nanoseconds.
 struct LatencyHistogram {
@@ -41,10 +43,10 @@ struct LatencyHistogram {
     }
 
     /// `count`, p50, p90, p99, p99.9 and max in microseconds, for the state dump.
-    var summary: DumpValue {
-        func us(_ ns: UInt64) -> DumpValue { .decimal(Double(ns) / 1000) }
+    var summary: JSONValue {
+        func us(_ ns: UInt64) -> JSONValue { .real(Double(ns) / 1000) }
         return .object([
-            ("count", .number(total)), ("p50_us", us(quantile(0.5))), ("p90_us", us(quantile(0.9))),
+            ("count", .unsigned(total)), ("p50_us", us(quantile(0.5))), ("p90_us", us(quantile(0.9))),
             ("p99_us", us(quantile(0.99))), ("p999_us", us(quantile(0.999))), ("max_us", us(maximum)),
         ])
     }

@@ -1,3 +1,4 @@
+import AKRPConfig
 import AKRPEngine
 import AKRPKeySource
 import AKRPWire
@@ -101,7 +102,7 @@ func printKey(_ answer: ControlMessage, _ key: [UInt8], output: KeyOutputOptions
     let status = FrameDecoding.keyStatusName(answer.status)
     guard answer.status == 0, !key.isEmpty else {
         if output.json {
-            print(DeviceJSON.object([("id", .string(answer.request.source == .none ? "" : answer.request.description)),
+            print(JSONValue.object([("id", .string(answer.request.source == .none ? "" : answer.request.description)),
                                      ("status", .string(status))]).text)
         }
         throw DeviceCommandFailure("key \(action) failed: \(status)" + (answer.request.source == .none ? "" : " (key \(answer.request))"))
@@ -109,12 +110,12 @@ func printKey(_ answer: ControlMessage, _ key: [UInt8], output: KeyOutputOptions
     let digest = SHA256.hash(key).map { String($0, radix: 16).leftPadded(2) }.joined()
     let hex = output.showKey ? key.map { String($0, radix: 16).leftPadded(2) }.joined() : nil
     if output.json {
-        var fields: [(String, DeviceJSON)] = [
+        var fields: [(String, JSONValue)] = [
             ("id", .string(answer.request.description)), ("status", .string("delivered")),
-            ("bits", .number(UInt64(key.count * 8))), ("sha256", .string(digest)),
+            ("bits", .unsigned(UInt64(key.count * 8))), ("sha256", .string(digest)),
         ]
         if let hex { fields.append(("key", .string(hex))) }
-        print(DeviceJSON.object(fields).text)
+        print(JSONValue.object(fields).text)
     } else {
         print("key \(answer.request)  \(key.count * 8) bits  sha256 \(digest)")
         if let hex { print("key bytes \(hex)") }
@@ -152,19 +153,19 @@ struct StatsCommand: ParsableCommand {
         var links: [LinkStatistics] = []
         for p in pages { for i in 0..<Int(p.linkCount) { links.append(p.links[i]) } }
         if json {
-            let linkObjects: [DeviceJSON] = links.map { s in
+            let linkObjects: [JSONValue] = links.map { s in
                 .object([
-                    ("link", .string(linkText(s.link))), ("available_units", .number(s.availableUnits)),
-                    ("reserved_units", .number(s.reservedUnits)), ("consumed_units", .number(s.consumedUnits)),
-                    ("discarded_units", .number(s.discardedUnits)), ("authentication_bytes", .number(s.authenticationBytes)),
+                    ("link", .string(linkText(s.link))), ("available_units", .unsigned(s.availableUnits)),
+                    ("reserved_units", .unsigned(s.reservedUnits)), ("consumed_units", .unsigned(s.consumedUnits)),
+                    ("discarded_units", .unsigned(s.discardedUnits)), ("authentication_bytes", .unsigned(s.authenticationBytes)),
                 ])
             }
             print(
-                DeviceJSON.object([
-                    ("node", .number(UInt64(pages[0].from.rawValue))),
-                    ("delivered_keys", .number(totals.deliveredKeys)), ("delivered_key_bytes", .number(totals.deliveredKeyBytes)),
-                    ("failed_requests", .number(totals.failedRequests)),
-                    ("authentication_bytes", .number(totals.authenticationBytes)), ("links", .array(linkObjects)),
+                JSONValue.object([
+                    ("node", .unsigned(UInt64(pages[0].from.rawValue))),
+                    ("delivered_keys", .unsigned(totals.deliveredKeys)), ("delivered_key_bytes", .unsigned(totals.deliveredKeyBytes)),
+                    ("failed_requests", .unsigned(totals.failedRequests)),
+                    ("authentication_bytes", .unsigned(totals.authenticationBytes)), ("links", .array(linkObjects)),
                 ]).text)
         } else {
             print("node \(pages[0].from.rawValue): \(totals.deliveredKeys) keys delivered (\(totals.deliveredKeyBytes) bytes), "

@@ -1,3 +1,4 @@
+import AKRPConfig
 import AKRPDevice
 import AKRPEngine
 import ArgumentParser
@@ -38,19 +39,19 @@ struct DeviceInfoCommand: ParsableCommand {
             let firmware = "\(info.firmwareVersion >> 16).\((info.firmwareVersion >> 8) & 0xFF).\(info.firmwareVersion & 0xFF)"
             if json {
                 print(
-                    DeviceJSON.object([
-                        ("serial", .string(info.serial)), ("bus", .number(UInt64(opened.bus))),
-                        ("address", .number(UInt64(opened.address))), ("protocolVersion", .number(UInt64(info.protocolVersion))),
+                    JSONValue.object([
+                        ("serial", .string(info.serial)), ("bus", .unsigned(UInt64(opened.bus))),
+                        ("address", .unsigned(UInt64(opened.address))), ("protocolVersion", .unsigned(UInt64(info.protocolVersion))),
                         ("firmware", .string(firmware)), ("link", .string(linkText(info.link))),
-                        ("localNode", .number(UInt64(info.localNode.rawValue))), ("peer", .number(UInt64(info.peer.rawValue))),
-                        ("unitSize", .number(UInt64(info.unitSize))), ("maxFrameUnits", .number(UInt64(info.maxFrameUnits))),
-                        ("maxKeyRateBitsPerSecond", .number(UInt64(info.maxKeyRate))), ("status", .string(status.state.name)),
+                        ("localNode", .unsigned(UInt64(info.localNode.rawValue))), ("peer", .unsigned(UInt64(info.peer.rawValue))),
+                        ("unitSize", .unsigned(UInt64(info.unitSize))), ("maxFrameUnits", .unsigned(UInt64(info.maxFrameUnits))),
+                        ("maxKeyRateBitsPerSecond", .unsigned(UInt64(info.maxKeyRate))), ("status", .string(status.state.name)),
                         ("alarms", .array(alarmNames(status.alarms).map { .string($0) })),
-                        ("keyRateBitsPerSecond", .number(UInt64(status.keyRate))), ("qberPPM", .number(UInt64(status.qberPPM))),
-                        ("bufferedUnits", .number(UInt64(status.bufferedUnits))), ("nextUnitIndex", .number(status.nextUnitIndex)),
-                        ("oldestUnitIndex", .number(status.oldestUnitIndex)), ("unitsLost", .number(status.unitsLost)),
-                        ("configurationGeneration", .number(UInt64(slots.generation))),
-                        ("configurationSlot", .number(UInt64(slots.activeSlot))),
+                        ("keyRateBitsPerSecond", .unsigned(UInt64(status.keyRate))), ("qberPPM", .unsigned(UInt64(status.qberPPM))),
+                        ("bufferedUnits", .unsigned(UInt64(status.bufferedUnits))), ("nextUnitIndex", .unsigned(status.nextUnitIndex)),
+                        ("oldestUnitIndex", .unsigned(status.oldestUnitIndex)), ("unitsLost", .unsigned(status.unitsLost)),
+                        ("configurationGeneration", .unsigned(UInt64(slots.generation))),
+                        ("configurationSlot", .unsigned(UInt64(slots.activeSlot))),
                         ("configuration", .string(configuration.text)),
                     ]).text)
             } else {

@@ -1,46 +1,10 @@
+import AKRPConfig
 import AKRPDevice
 import AKRPEngine
 
-/// A JSON value for the device commands' `--json` output.
-enum DeviceJSON {
-    case string(String)
-    case number(UInt64)
-    case bool(Bool)
-    case null
-    case object([(String, DeviceJSON)])
-    case array([DeviceJSON])
-
-    var text: String {
-        switch self {
-        case .string(let s): "\"" + Self.escape(s) + "\""
-        case .number(let n): "\(n)"
-        case .bool(let b): b ? "true" : "false"
-        case .null: "null"
-        case .object(let fields): "{" + fields.map { "\"\(Self.escape($0.0))\":\($0.1.text)" }.joined(separator: ",") + "}"
-        case .array(let items): "[" + items.map(\.text).joined(separator: ",") + "]"
-        }
-    }
-
-    private static func escape(_ s: String) -> String {
-        var out = ""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out
-    }
+/// `akrpctl`'s `--json` output is the package's one JSON writer (AKRPConfig's `JSONValue`), on one line.
+extension JSONValue {
+    var text: String { compact }
 }
 
 extension DeviceStatus.State? {

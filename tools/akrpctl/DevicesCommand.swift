@@ -1,3 +1,4 @@
+import AKRPConfig
 import AKRPDevice
 import AKRPEngine
 import ArgumentParser
@@ -22,7 +23,7 @@ struct DevicesCommand: ParsableCommand {
         }
         defer { context.shutdown() }
         var rows: [[String]] = []
-        var objects: [DeviceJSON] = []
+        var objects: [JSONValue] = []
         for device in attached {
             do {
                 let opened = try QKDDevice(context: context, bus: device.bus, address: device.address, serial: device.serial)
@@ -35,12 +36,12 @@ struct DevicesCommand: ParsableCommand {
                 ])
                 objects.append(
                     .object([
-                        ("serial", .string(device.serial)), ("bus", .number(UInt64(device.bus))),
-                        ("address", .number(UInt64(device.address))), ("link", .string(linkText(info.link))),
-                        ("localNode", .number(UInt64(info.localNode.rawValue))), ("peer", .number(UInt64(info.peer.rawValue))),
+                        ("serial", .string(device.serial)), ("bus", .unsigned(UInt64(device.bus))),
+                        ("address", .unsigned(UInt64(device.address))), ("link", .string(linkText(info.link))),
+                        ("localNode", .unsigned(UInt64(info.localNode.rawValue))), ("peer", .unsigned(UInt64(info.peer.rawValue))),
                         ("status", .string(status.state.name)), ("alarms", .array(alarmNames(status.alarms).map { .string($0) })),
-                        ("keyRateBitsPerSecond", .number(UInt64(status.keyRate))), ("qberPPM", .number(UInt64(status.qberPPM))),
-                        ("bufferedUnits", .number(UInt64(status.bufferedUnits))), ("unitSize", .number(UInt64(info.unitSize))),
+                        ("keyRateBitsPerSecond", .unsigned(UInt64(status.keyRate))), ("qberPPM", .unsigned(UInt64(status.qberPPM))),
+                        ("bufferedUnits", .unsigned(UInt64(status.bufferedUnits))), ("unitSize", .unsigned(UInt64(info.unitSize))),
                     ]))
             } catch {
                 rows.append([device.serial, "?", "?", "?", "error: \(error)", "?", "?"])
@@ -48,7 +49,7 @@ struct DevicesCommand: ParsableCommand {
             }
         }
         if json {
-            print(DeviceJSON.array(objects).text)
+            print(JSONValue.array(objects).text)
         } else if rows.isEmpty {
             print("no QKD devices attached")
         } else {

@@ -1,3 +1,4 @@
+import AKRPConfig
 import AKRPEngine
 import AKRPKeySource
 import AKRPWire
@@ -196,9 +197,9 @@ struct LoadResult {
     }
 
     func json(fetching: Bool) -> String {
-        var fields: [(String, DeviceJSON)] = [
-            ("requested", .number(UInt64(sent))), ("delivered", .number(UInt64(delivered))), ("failed", .number(UInt64(failed))),
-            ("failures", .object(failures.sorted { $0.key < $1.key }.map { ($0.key, .number(UInt64($0.value))) })),
+        var fields: [(String, JSONValue)] = [
+            ("requested", .unsigned(UInt64(sent))), ("delivered", .unsigned(UInt64(delivered))), ("failed", .unsigned(UInt64(failed))),
+            ("failures", .object(failures.sorted { $0.key < $1.key }.map { ($0.key, .unsigned(UInt64($0.value))) })),
             ("seconds", .string(format2(seconds))), ("keys_per_second", .string(format2(rate))),
             ("latency_ms", .object([
                 ("p50", .string(format2(percentile(0.5) * 1e3))), ("p90", .string(format2(percentile(0.9) * 1e3))),
@@ -208,12 +209,12 @@ struct LoadResult {
         ]
         if fetching {
             fields += [
-                ("verified", .number(UInt64(verified))), ("mismatches", .number(UInt64(mismatches))),
-                ("missing_at_destination", .number(UInt64(missingAtDestination))),
+                ("verified", .unsigned(UInt64(verified))), ("mismatches", .unsigned(UInt64(mismatches))),
+                ("missing_at_destination", .unsigned(UInt64(missingAtDestination))),
                 ("problems", .array(problems.map { .string($0) })),
             ]
         }
-        return DeviceJSON.object(fields).text
+        return JSONValue.object(fields).text
     }
 }
 
