@@ -46,21 +46,9 @@ final class ControlChannelHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         guard !closed else { return }
-        var failed: WireError?
-        buffer.withUnsafeReadableBytes { bytes in
-            var rest = bytes
-            while !rest.isEmpty, failed == nil, !closed {
-                do throws(WireError) {
-                    let taken = try decoder.append(rest)
-                    rest = UnsafeRawBufferPointer(rebasing: rest[taken...])
-                    while !closed, let frame = try decoder.nextFrame() {
-                        let decoded = try ControlCodec.decode(frame, maximumFrameSize: Self.maximumFrameSize)
-                        node.control(decoded, frame: frame, from: self)
-                    }
-                } catch {
-                    failed = error
-                }
-            }
+        let failed = decoder.read(buffer, while: { !closed }) { frame throws(WireError) in
+            let decoded = try ControlCodec.decode(frame, maximumFrameSize: Self.maximumFrameSize)
+            node.control(decoded, frame: frame, from: self)
         }
         if let failed {
             node.controlGarbage(self, error: failed)

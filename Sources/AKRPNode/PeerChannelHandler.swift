@@ -60,21 +60,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
                 return
             }
         }
-        var failed: WireError?
-        buffer.withUnsafeReadableBytes { bytes in
-            var rest = bytes
-            while !rest.isEmpty, failed == nil, !closed {
-                do throws(WireError) {
-                    let taken = try decoder.append(rest)
-                    rest = UnsafeRawBufferPointer(rebasing: rest[taken...])
-                    while !closed, let frame = try decoder.nextFrame() {
-                        node.peerFrame(self, frame)
-                    }
-                } catch {
-                    failed = error
-                }
-            }
-        }
+        let failed = decoder.read(buffer, while: { !closed }) { frame in node.peerFrame(self, frame) }
         if let failed {
             node.peerGarbage(self, error: failed)
             close()
