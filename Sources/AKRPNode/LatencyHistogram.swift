@@ -34,6 +34,7 @@ struct LatencyHistogram {
     func quantile(_ q: Double) -> UInt64 {
         guard total > 0 else { return 0 }
         let rank = UInt64((q * Double(total)).rounded(.up))
+        if rank >= total { return maximum }
         var seen: UInt64 = 0
         for (i, c) in counts.enumerated() where c > 0 {
             seen += c

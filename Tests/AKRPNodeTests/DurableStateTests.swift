@@ -139,3 +139,35 @@ struct AuditLogTests {
         #expect(text.contains("8 auth node=2 link=1-2 dir=sent units=16-18,40\n"))
     }
 }
+
+@Suite("Latency histogram")
+struct LatencyHistogramTests {
+    @Test("quantiles within one bucket (6.25 %) of the exact ones, max exact")
+    func quantiles() {
+        var h = LatencyHistogram()
+        var values: [UInt64] = []
+        var x: UInt64 = 12345
+        for _ in 0..<10_000 {
+            x = x &* 6364136223846793005 &+ 1442695040888963407
+            let v = 1_000 + (x >> 40) % 5_000_000  // 1 µs … 5 ms
+            values.append(v)
+            h.record(v)
+        }
+        values.sort()
+        for q in [0.5, 0.9, 0.99] {
+            let exact = Double(values[Int((q * Double(values.count)).rounded(.up)) - 1])
+            let got = Double(h.quantile(q))
+            #expect(got <= exact && got >= exact * (1 - 0.0625), "q\(q): \(got) vs \(exact)")
+        }
+        #expect(h.quantile(1) == values.last)
+        #expect(h.total == 10_000)
+    }
+
+    @Test("small values are exact, an empty histogram says 0")
+    func small() {
+        var h = LatencyHistogram()
+        #expect(h.quantile(0.5) == 0)
+        for v: UInt64 in [0, 3, 7, 15] { h.record(v) }
+        #expect(h.quantile(0.25) == 0 && h.quantile(0.5) == 3 && h.quantile(0.75) == 7 && h.quantile(1) == 15)
+    }
+}
