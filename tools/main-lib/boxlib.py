@@ -101,6 +101,16 @@ def cpu_seconds(pid):
         return None
 
 
+def io_calls(pid):
+    """(read-like, write-like) system calls of a process so far, from /proc/PID/io (syscr, syscw), or None."""
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        return int(fields["syscr"]), int(fields["syscw"])
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 def rss_kb(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -366,13 +376,20 @@ class CpuWatch:
     def start(self):
         self.t0 = time.monotonic()
         self.cpu0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.io0 = {name: io_calls(pid) for name, pid in self.pids.items()}
         self.sys0 = system_cpu()
         return self
 
     def stop(self):
         wall = time.monotonic() - self.t0
         cpu1 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        io1 = {name: io_calls(pid) for name, pid in self.pids.items()}
         sys1 = system_cpu()
+        calls = {}
+        for name in self.pids:
+            if self.io0[name] and io1[name]:
+                calls[name] = {"read_calls": io1[name][0] - self.io0[name][0],
+                               "write_calls": io1[name][1] - self.io0[name][1]}
         per = {}
         for name in self.pids:
             if self.cpu0[name] is None or cpu1[name] is None:
@@ -381,7 +398,7 @@ class CpuWatch:
                 per[name] = round(cpu1[name] - self.cpu0[name], 3)
         busy = (sys1[0] - self.sys0[0]) / TICK
         total = (sys1[1] - self.sys0[1]) / TICK
-        return {"wall_seconds": round(wall, 3), "cpu_seconds": per,
+        return {"wall_seconds": round(wall, 3), "cpu_seconds": per, "syscalls": calls,
                 "machine_busy_cores": round(busy / wall, 2) if wall > 0 else None,
                 "machine_cores": os.cpu_count(), "machine_busy_fraction": round(busy / total, 3) if total else None}
 
