@@ -18,6 +18,8 @@ final class PeerChannelHandler: ChannelInboundHandler {
     private var decoder: FrameStreamDecoder
     private(set) var channel: (any Channel)?
     private var closed = false
+    /// When the first bytes of the current read arrived (monotonic ns), for the relay step latency.
+    var readStarted: UInt64?
 
     init(node: RelayNode, neighbour: NodeID?, maximumFrameSize: Int) {
         self.node = node
@@ -41,6 +43,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         guard !closed else { return }
+        if readStarted == nil { readStarted = monotonicNanoseconds() }
         if !greeted {
             let need = PeerGreeting.length - greetingBytes.count
             let take = min(need, buffer.readableBytes)
@@ -65,6 +68,11 @@ final class PeerChannelHandler: ChannelInboundHandler {
             node.peerGarbage(self, error: failed)
             close()
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        node.peerReadComplete(self)
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -301,6 +301,15 @@ extension RelayNode {
 
     // MARK: - Frames in
 
+    /// The end of one read of a neighbour connection: release what its frames produced.
+    func peerReadComplete(_ handler: PeerChannelHandler) {
+        let started = handler.readStarted
+        handler.readStarted = nil
+        guard releasePending else { return }
+        release(now: clock.now())
+        if let started { relayStepLatency.record(monotonicNanoseconds() &- started) }
+    }
+
     /// One frame from a neighbour: verified with the key unit it names, then given to the engine. A
     /// frame whose unit is not delivered here yet waits (in order) for the device.
     func peerFrame(_ handler: PeerChannelHandler, _ frame: UnsafeRawBufferPointer) {
@@ -377,13 +386,12 @@ extension RelayNode {
         peer.counters.authenticationUnitsReceived += 1
         peer.counters.framesReceived += 1
         let now = clock.now()
-        let arrived = monotonicNanoseconds()
-        defer { relayStepLatency.record(monotonicNanoseconds() &- arrived) }
         let length = Int(decoded.message.payloadLength)
         let payload = UnsafeRawBufferPointer(rebasing: payloadBuffer[0..<min(length, payloadBuffer.count)])
         engine.receive(decoded.message, payload: payload, now: now, outbox: outbox)
         if length > 0 { wipe(UnsafeMutableRawBufferPointer(rebasing: payloadBuffer[0..<min(length, payloadBuffer.count)])) }
-        finishStep(now: now)
+        // Released with the rest of this read (``readComplete``), or by the caller.
+        absorb(now: now)
         return .done
     }
 
@@ -451,9 +459,27 @@ extension RelayNode {
         peer.outgoing.append(Peer.Outgoing(message: m, payload: Array(payload)))
     }
 
-    /// Keys and sends what waits for `peer`, in order, as long as this end has authentication key.
+    /// Seals what waits for every neighbour into one buffer per neighbour (the authentication units they
+    /// spend go to the audit buffer); the caller writes the audit log, then the buffers.
+    func sealAll() -> [(any Channel, ByteBuffer)] {
+        var writes: [(any Channel, ByteBuffer)] = []
+        for peer in peers.values where !peer.outgoing.isEmpty {
+            if let (channel, buffer) = seal(peer) { writes.append((channel, buffer)) }
+        }
+        return writes
+    }
+
+    /// Keys and sends what waits for one neighbour (after its key arrived or its connection came up).
     func transmit(_ peer: Peer, now: Nanoseconds) {
-        guard peer.isReady, let channel = peer.channel else { return }
+        guard let (channel, buffer) = seal(peer) else { return }
+        if audit.hasPending { audit.flush(now: now) }
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    /// Seals what waits for `peer`, in order, as long as this end has authentication key; returns the
+    /// frames to write (nil when none).
+    private func seal(_ peer: Peer) -> ((any Channel), ByteBuffer)? {
+        guard peer.isReady, let channel = peer.channel else { return nil }
         var buffer = channel.allocator.buffer(capacity: 0)
         let link = LinkID(configuration.node, peer.neighbour)
         while peer.outgoingStart < peer.outgoing.count {
@@ -489,11 +515,7 @@ extension RelayNode {
             peer.outgoing.removeFirst(peer.outgoingStart)
             peer.outgoingStart = 0
         }
-        if buffer.readableBytes > 0 {
-            // Authentication units taken above are in the audit buffer: written before the frames leave.
-            audit.flush(now: now)
-            channel.writeAndFlush(buffer, promise: nil)
-        }
+        return buffer.readableBytes > 0 ? (channel, buffer) : nil
     }
 }
 

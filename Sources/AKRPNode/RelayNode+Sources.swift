@@ -106,9 +106,10 @@ extension RelayNode {
             finishStep(now: now)
             if delivered > 0, let peer = peers[feed.neighbour] {
                 if !peer.incoming.isEmpty { retryIncoming(peer) }
-                if !peer.outgoing.isEmpty { transmit(peer, now: now) }
+                if !peer.outgoing.isEmpty { releasePending = true }
             }
         }
+        release(now: now)
         armTimer(now: now)
     }
 }

@@ -54,8 +54,12 @@ public final class RelayNode: @unchecked Sendable {
     var pendingRequests: [RequestID: PendingRequest] = [:]
     var controlConnections: [ObjectIdentifier: ControlChannelHandler] = [:]
     var counters = NodeCounters()
-    /// Time from a neighbour frame's arrival at the box shell to the frames it caused being handed to the
-    /// kernel: the latency a relay adds per hop, network excluded.
+    /// Answers to local key requests made ready by absorbed steps, sent at the next release.
+    var answers: [(PendingRequest, RequestID, SecretBytes?, UInt8)] = []
+    /// Absorbed steps have output that waits for ``release(now:)``.
+    var releasePending = false
+    /// Time from the first bytes of one read of a neighbour connection to the frames they caused being
+    /// handed to the kernel: the latency a relay adds per hop, network excluded.
     var relayStepLatency = LatencyHistogram()
     /// Time from a local key request to its answer.
     var localRequestLatency = LatencyHistogram()
@@ -243,11 +247,19 @@ public final class RelayNode: @unchecked Sendable {
 
     // MARK: - The step
 
-    /// Drains the outbox after one engine input, in the order that keeps `kill -9` safe: events (keys
-    /// into the store or to waiting clients, audit lines), then the high-water marks made durable, then
-    /// the audit written, and only then frames and answers leave the process.
+    /// Drains the outbox after one engine input and releases everything that waits, in the order that
+    /// keeps `kill -9` safe (see ``release(now:)``).
     func finishStep(now: Nanoseconds) {
-        var answers: [(PendingRequest, RequestID, SecretBytes?, UInt8)] = []
+        absorb(now: now)
+        release(now: now)
+    }
+
+    /// Drains the outbox after one engine input (its capacity is per call): keys into the store or to the
+    /// waiting clients' answers, audit lines into the audit buffer, messages into their neighbours'
+    /// queues. Nothing leaves the box here: frames from one read of a connection are absorbed one by
+    /// one and released together, with one durable-mark check, one audit write and one socket write per
+    /// neighbour.
+    func absorb(now: Nanoseconds) {
         var e = 0
         while e < outbox.eventCount {
             handle(event: outbox.event(e), now: now, answers: &answers)
@@ -262,11 +274,24 @@ public final class RelayNode: @unchecked Sendable {
             counters.outboxDroppedMessages = outbox.droppedMessages
         }
         outbox.clear()
+        releasePending = true
+    }
+
+    /// Lets out what the absorbed steps produced, in the order that keeps `kill -9` safe: the high-water
+    /// marks made durable first, then the audit lines written, and only then answers and frames leave
+    /// (the authentication units the frames spend are written to the audit log before the frames go).
+    func release(now: Nanoseconds) {
+        guard releasePending, !stopped else { return }
+        releasePending = false
         guard secureMarks(now: now) else { return }
+        // Seal first: the authentication units the frames spend join this step's audit lines, and one
+        // write puts them all on disk before anything leaves.
+        let writes = sealAll()
         audit.flush(now: now)
-        for (pending, id, key, status) in answers { pending.respond(status: status, key: key, id: id) }
-        for peer in peers.values where !peer.outgoing.isEmpty { transmit(peer, now: now) }
-        if audit.hasPending { audit.flush(now: now) }
+        let ready = answers
+        answers.removeAll(keepingCapacity: true)
+        for (pending, id, key, status) in ready { pending.respond(status: status, key: key, id: id) }
+        for (channel, buffer) in writes { channel.writeAndFlush(buffer, promise: nil) }
         armTimer(now: now)
     }
 
