@@ -10,7 +10,7 @@ public struct Violation: Sendable, CustomStringConvertible {
     public var description: String { "invariant \(invariant) at t=\(time)ns: \(detail)" }
 }
 
-/// Watches every engine event of a run and checks the five invariants of DESIGN.md §4:
+/// Watches every engine event of a run and checks the five invariants of docs/PROTOCOL.md §12:
 /// incrementally (1, 2) after every step, and at quiescence (3, 4, 5).
 public final class InvariantChecker {
     private struct UnitKey: Hashable {
