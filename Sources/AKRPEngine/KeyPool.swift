@@ -144,6 +144,27 @@ public final class KeyPool {
         return n
     }
 
+    /// Moves the pool toward `index` without touching units held by requests: every *available* unit below
+    /// `index` (delivered or future) is discarded and the head advances over whatever is gone. When nothing
+    /// is held this is ``skip(to:)`` (the tail moves too if it is behind). For a shell that learns the other
+    /// end of the link is further on: units it has already retired are useless here, but a unit bound to a
+    /// request in flight may still be consumed by that request's commit at both ends.
+    /// Returns how many units were discarded.
+    @discardableResult
+    public func discardAvailable(below index: UnitIndex) -> Int {
+        guard started, index > head else { return 0 }
+        if heldUnits == 0 { return skip(to: index) }
+        var n = 0
+        var i = head
+        let stop = min(index, windowEnd)
+        while i < stop {
+            if states[slot(i)] == UnitState.available.rawValue, burn(i) { n += 1 }
+            i += 1
+        }
+        advanceHead(limit: tail)
+        return n
+    }
+
     /// Discards every unit that is not consumed and that this end has ever delivered or referenced
     /// (a peer restarted): everything below `max(tail, referencedEnd)`. Units past that were never
     /// proposed or bound here, so no request can have used them. Returns how many were discarded.

@@ -143,9 +143,10 @@ extension RelayNode {
     }
 
     /// Moves this end's pool of the link to `peer` forward to the neighbour's announced head when that is
-    /// ahead (a greeting or a position record, both unauthenticated): burning the units in between, never
-    /// freeing or reusing one, and never further than the link can have produced (plus a restart's
-    /// high-water step). When it moves, forgets the neighbour's announced window (the ends moved) and
+    /// ahead (a greeting or a position record, both unauthenticated): burning the *available* units in
+    /// between — units bound to requests in flight stay, for heads also differ for a moment in normal
+    /// operation, while a commit is on its way — never freeing or reusing one, and never further than the
+    /// link can have produced (plus a restart's high-water step). When it moves, forgets the neighbour's announced window (the ends moved) and
     /// makes the marks durable before anything else leaves. Returns false only when the marks cannot be
     /// written.
     func follow(_ peer: Peer, head: UnitIndex, now: Nanoseconds, reason: String) -> Bool {
@@ -166,7 +167,7 @@ extension RelayNode {
             "pool moved to the neighbour's head",
             metadata: ["neighbour": "\(neighbour.rawValue)", "from": "\(pool.head)", "to": "\(target)", "by": "\(reason)"])
         let distance = target - pool.head
-        let burned = pool.skip(to: target)
+        let burned = pool.discardAvailable(below: target)
         counters.positionSkips += 1
         counters.positionSkippedUnits += distance
         audit.discarded(link: LinkID(configuration.node, neighbour), count: burned, now: now)
@@ -284,7 +285,7 @@ extension RelayNode {
             guard now &- since >= Self.stallTimeout else { continue }
             peer.stalledSince = nil
             let target = pool.head &+ UInt64(pool.capacity / 2)
-            let burned = pool.skip(to: target)
+            let burned = pool.discardAvailable(below: target)
             engine.forgetPeerWindow(toward: peer.neighbour)
             counters.stallSkips += 1
             audit.discarded(link: LinkID(configuration.node, peer.neighbour), count: burned, now: now)

@@ -262,3 +262,35 @@ struct ConsumeGuardTests {
         #expect(out == [5, 6, 7, 8])
     }
 }
+
+@Suite("KeyPool.discardAvailable")
+struct KeyPoolDiscardAvailableTests {
+    func pool() throws -> KeyPool {
+        let p = KeyPool(capacity: 16, unitSize: 32, ownershipBlock: 4, isLowEnd: true)
+        let bytes = [UInt8](repeating: 7, count: 8 * 32)
+        let result: Result<Int, KeyPoolError> = bytes.withUnsafeBytes { b in
+            do throws(KeyPoolError) { return .success(try p.deliver(index: 0, bytes: b)) } catch { return .failure(error) }
+        }
+        _ = try result.get()
+        return p
+    }
+
+    @Test("units held by requests stay; available ones below the index are discarded; the head moves over them")
+    func keepsHeld() throws {
+        let p = try pool()
+        p.hold(2, holder: 5, as: .bound)
+        let n = p.discardAvailable(below: 6)
+        #expect(n == 5)  // 0, 1, 3, 4, 5
+        #expect(p.state(2) == .bound && p.holder(2) == 5)
+        #expect(p.state(0) == .discarded && p.state(5) == .discarded && p.state(6) == .available)
+        #expect(p.head == 2)  // pinned by the held unit, not past it
+        #expect(p.tail == 8)
+    }
+
+    @Test("with nothing held it is a skip: the tail moves too")
+    func skipWhenNothingHeld() throws {
+        let p = try pool()
+        #expect(p.discardAvailable(below: 20) == 16)  // the whole window: 8 delivered, 8 future
+        #expect(p.head == 20 && p.tail == 20)
+    }
+}
