@@ -118,7 +118,8 @@ extension RelayNode {
             peer.counters.connects += 1
             peer.connectedSince = clock.now()
         }
-        if peer.greetedIncarnation != 0 && g.incarnation != peer.greetedIncarnation {
+        let restarted = peer.greetedIncarnation != 0 && g.incarnation != peer.greetedIncarnation
+        if restarted {
             peer.counters.restartsSeen += 1
             logger.notice(
                 "neighbour restarted",
@@ -130,7 +131,7 @@ extension RelayNode {
         let now = clock.now()
         // A new connection: whatever either end announced of its window before may be stale.
         engine.forgetPeerWindow(toward: g.sender)
-        guard follow(peer, head: g.head, now: now, reason: "greeting") else { return false }
+        guard follow(peer, head: g.head, now: now, reason: "greeting", restarted: restarted) else { return false }
         peer.greeted = true
         if !handler.dialled, let channel = handler.channel { sendGreeting(peer, channel: channel) }
         logger.info(
@@ -145,11 +146,12 @@ extension RelayNode {
     /// Moves this end's pool of the link to `peer` forward to the neighbour's announced head when that is
     /// ahead (a greeting or a position record, both unauthenticated): burning the *available* units in
     /// between — units bound to requests in flight stay, for heads also differ for a moment in normal
-    /// operation, while a commit is on its way — never freeing or reusing one, and never further than the
-    /// link can have produced (plus a restart's high-water step). When it moves, forgets the neighbour's announced window (the ends moved) and
+    /// operation, while a commit is on its way — or every unit when the neighbour `restarted` (a greeting
+    /// with a new incarnation); never freeing or reusing one, and never further than the link can have
+    /// produced (plus a restart's high-water step). When it moves, forgets the neighbour's announced window (the ends moved) and
     /// makes the marks durable before anything else leaves. Returns false only when the marks cannot be
     /// written.
-    func follow(_ peer: Peer, head: UnitIndex, now: Nanoseconds, reason: String) -> Bool {
+    func follow(_ peer: Peer, head: UnitIndex, now: Nanoseconds, reason: String, restarted: Bool = false) -> Bool {
         let neighbour = peer.neighbour
         guard let pool = engine.pool(toward: neighbour), head > pool.head else { return true }
         engine.forgetPeerWindow(toward: neighbour)
@@ -167,7 +169,9 @@ extension RelayNode {
             "pool moved to the neighbour's head",
             metadata: ["neighbour": "\(neighbour.rawValue)", "from": "\(pool.head)", "to": "\(target)", "by": "\(reason)"])
         let distance = target - pool.head
-        let burned = pool.discardAvailable(below: target)
+        // After a restart of the neighbour every unit shared with its old incarnation is in doubt, held
+        // ones included (their requests fail anyway): skip over everything.
+        let burned = restarted ? pool.skip(to: target) : pool.discardAvailable(below: target)
         counters.positionSkips += 1
         counters.positionSkippedUnits += distance
         audit.discarded(link: LinkID(configuration.node, neighbour), count: burned, now: now)
@@ -209,7 +213,8 @@ extension RelayNode {
         }
         peer.counters.positionsReceived += 1
         let now = clock.now()
-        guard follow(peer, head: m.position, now: now, reason: "position") else { return .closed }
+        let restarted = peer.greetedIncarnation != 0 && m.incarnation != peer.greetedIncarnation
+        guard follow(peer, head: m.position, now: now, reason: "position", restarted: restarted) else { return .closed }
         if !peer.outgoing.isEmpty { transmit(peer, now: now) }
         loop.execute { [self] in pollSources() }
         return .done
