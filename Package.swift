@@ -21,8 +21,11 @@ var targets: [Target] = [
         ],
         swiftSettings: strict),
     .testTarget(name: "AKRPEngineTests", dependencies: ["AKRPEngine"], swiftSettings: strict),
+    // Running the package's executables from the tests (one helper for every test target that does).
+    .target(name: "AKRPTestSupport", path: "Tests/AKRPTestSupport", swiftSettings: strict),
     .testTarget(
-        name: "AKRPSimulationTests", dependencies: ["AKRPEngine", "AKRPSimulation"], swiftSettings: strict),
+        name: "AKRPSimulationTests", dependencies: ["AKRPEngine", "AKRPSimulation", "AKRPTestSupport"],
+        swiftSettings: strict),
 
     // MARK: companion tool (shared by issues 4 and 5): tools/akrpctl
     .executableTarget(
@@ -58,10 +61,12 @@ var targets: [Target] = [
         name: "AKRPKeySourceTests", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPSimulation"],
         swiftSettings: strict),
     .testTarget(
-        name: "AKRPDeviceTests", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], swiftSettings: strict),
+        name: "AKRPDeviceTests", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice", "AKRPTestSupport"],
+        swiftSettings: strict),
     // MARK: the relay box (issue 9): configuration, the box shell around one engine, the daemon
     .target(name: "AKRPConfig", dependencies: ["AKRPEngine", "AKRPKeySource"], swiftSettings: strict),
-    .testTarget(name: "AKRPConfigTests", dependencies: ["AKRPConfig", "AKRPEngine"], swiftSettings: strict),
+    .testTarget(
+        name: "AKRPConfigTests", dependencies: ["AKRPConfig", "AKRPEngine", "AKRPTestSupport"], swiftSettings: strict),
     .target(
         name: "AKRPNode",
         dependencies: [

@@ -1,5 +1,6 @@
 import AKRPConfig
 import AKRPEngine
+import AKRPTestSupport
 import Foundation
 import Testing
 
@@ -76,29 +77,12 @@ final class ScratchDirectory {
 }
 
 /// The built `akrpctl` (beside the test bundle, or `$AKRPCTL`).
-enum AKRPCtlBinary {
-    static var path: String {
-        if let path = ProcessInfo.processInfo.environment["AKRPCTL"] { return path }
-        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("akrpctl").path
-    }
-    static var available: Bool { FileManager.default.isExecutableFile(atPath: path) }
-}
+let akrpctl = BuiltCommand("akrpctl", environment: "AKRPCTL")
 
 /// `akrpctl config` through the built binary.
-@Suite(.enabled(if: AKRPCtlBinary.available, "akrpctl is not built beside the tests"))
+@Suite(.enabled(if: akrpctl.available, "akrpctl is not built beside the tests"))
 struct AKRPCtlConfigTests {
-    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: AKRPCtlBinary.path)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String) { try akrpctl.run(arguments) }
 
     @Test func checkCompileAndShow() throws {
         let dir = try ScratchDirectory()

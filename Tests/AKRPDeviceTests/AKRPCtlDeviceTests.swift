@@ -1,3 +1,4 @@
+import AKRPTestSupport
 import Foundation
 import Testing
 
@@ -7,22 +8,11 @@ import Testing
 /// time well, and a test process spawning akrpctl while it streams was seen to lose its emulator
 /// connection.
 extension DeviceTests {
-    static var akrpctl: String {
-        if let path = ProcessInfo.processInfo.environment["AKRPCTL"] { return path }
-        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("akrpctl").path
-    }
+    static let akrpctlCommand = BuiltCommand("akrpctl", environment: "AKRPCTL")
+    static var akrpctl: String { akrpctlCommand.path }
 
     func runAKRPCtl(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.akrpctl)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try Self.akrpctlCommand.run(arguments)
     }
 
     @Test func listsInspectsAndFlashesDevices() throws {

@@ -1,26 +1,14 @@
+import AKRPTestSupport
 import Foundation
 import Testing
 
 /// `akrp-sim run` through the built binary (`$AKRP_SIM`, or `akrp-sim` beside the test bundle).
 @Suite struct SimulatorCommandTests {
-    static var binary: String {
-        if let path = ProcessInfo.processInfo.environment["AKRP_SIM"] { return path }
-        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("akrp-sim").path
-    }
+    static var binary: String { BuiltCommand("akrp-sim", environment: "AKRP_SIM").path }
 
     /// Runs the command; `status` is its exit status, or 1000 + the signal when it was killed by one (a trap).
     func run(_ arguments: [String], executable: String = SimulatorCommandTests.binary) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let status = process.terminationReason == .uncaughtSignal ? 1000 + process.terminationStatus : process.terminationStatus
-        return (status, String(decoding: data, as: UTF8.self))
+        try BuiltCommand(path: executable).run(arguments)
     }
 
     @Test func budgetListRunsEachAKRPProtocolPerBudgetAndPlotsTheFrontier() throws {
