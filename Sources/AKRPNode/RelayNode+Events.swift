@@ -28,9 +28,7 @@ final class PendingRequest {
 
 extension RelayNode {
     /// One engine event: keys go to the waiting client or the key store, consumption to the audit log.
-    func handle(
-        event e: EngineEvent, now: Nanoseconds, answers: inout [(PendingRequest, RequestID, SecretBytes?, UInt8)]
-    ) {
+    func handle(event e: EngineEvent, now: Nanoseconds) {
         switch e.kind {
         case .keyDelivered:
             let bytes = outbox.keyBytes(of: e)

@@ -262,7 +262,7 @@ public final class RelayNode: @unchecked Sendable {
     func absorb(now: Nanoseconds) {
         var e = 0
         while e < outbox.eventCount {
-            handle(event: outbox.event(e), now: now, answers: &answers)
+            handle(event: outbox.event(e), now: now)
             e += 1
         }
         var m = 0
