@@ -77,8 +77,11 @@ enum ProcessHardening {
         // fail; with a finite LimitMEMLOCK what is allocated at start (pools, tables) is locked.
         var limit = rlimit()
         getrlimit(Int32(__RLIMIT_MEMLOCK.rawValue), &limit)
+        // MCL_ONFAULT (Linux 4.4): lock pages as they are first touched instead of populating every
+        // mapping at once (thread stacks, heap reservations); key memory is touched when it is written.
+        let onFault: Int32 = 4
         let flags = limit.rlim_cur == rlim_t.max ? MCL_CURRENT | MCL_FUTURE : MCL_CURRENT
-        if mlockall(Int32(flags)) != 0 {
+        if mlockall(Int32(flags) | onFault) != 0 && mlockall(Int32(flags)) != 0 {
             logger.notice(
                 "memory not locked: key pools may be swapped out (raise LimitMEMLOCK or give CAP_IPC_LOCK)",
                 metadata: ["error": "\(String(cString: strerror(errno)))"])
