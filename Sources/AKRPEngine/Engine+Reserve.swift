@@ -67,7 +67,10 @@ extension Engine {
     @inline(__always)
     func peerLimit(_ s: Int) -> UnitIndex {
         let w = sessions[s].peerWindowEnd
-        return w == 0 ? pools[s].windowEnd : w
+        // A hint at or below this end's head is stale (announced before this end moved on — a frame in
+        // flight, or the other end not yet caught up): it would forbid every proposal. Own window instead;
+        // units the other end cannot track are refused by it, never lost (§7.5).
+        return w == 0 || w <= pools[s].head ? pools[s].windowEnd : w
     }
 
     /// Records the window end a peer announced in a reserve or confirm.
