@@ -9,10 +9,14 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// Deliberate engine faults (`EngineMutation`) that the invariant checkers must catch: compiled into
+/// debug builds (so `swift test` replays them), never into release builds.
+let mutations: [SwiftSetting] = strict + [.define("AKRP_MUTATIONS", .when(configuration: .debug))]
+
 var targets: [Target] = [
     // MARK: engine (issue 2) — pure Swift, no Foundation, no I/O
-    .target(name: "AKRPEngine", swiftSettings: strict),
-    .target(name: "AKRPSimulation", dependencies: ["AKRPEngine", "AKRPKeySource"], swiftSettings: strict),
+    .target(name: "AKRPEngine", swiftSettings: mutations),
+    .target(name: "AKRPSimulation", dependencies: ["AKRPEngine", "AKRPKeySource"], swiftSettings: mutations),
     .executableTarget(
         name: "akrp-sim",
         dependencies: [
@@ -25,7 +29,7 @@ var targets: [Target] = [
     .target(name: "AKRPTestSupport", path: "Tests/AKRPTestSupport", swiftSettings: strict),
     .testTarget(
         name: "AKRPSimulationTests", dependencies: ["AKRPEngine", "AKRPSimulation", "AKRPTestSupport"],
-        swiftSettings: strict),
+        swiftSettings: mutations),
 
     // MARK: companion tool (shared by issues 4 and 5): tools/akrpctl
     .executableTarget(

@@ -107,6 +107,9 @@ extension Engine {
         e.branch = records[slot].branch
         e.link = sessions[s].link
         e.units = units
+        #if AKRP_MUTATIONS
+        if mutation == .reportsOtherUnits { e.units = EngineMutation.misreported(units) }
+        #endif
         outbox.push(event: e)
         if incoming { records[slot].inUnits = UnitRuns() } else { records[slot].outUnits = UnitRuns() }
         return true
@@ -169,6 +172,9 @@ extension Engine {
     }
 
     func tryFinishDestination(_ slot: Int, now: Nanoseconds, outbox: Outbox) {
+        #if AKRP_MUTATIONS
+        if mutation == .destinationNeverDelivers { return }
+        #endif
         let h = records[slot].path.hops
         let needed: UInt32 = ((1 << UInt32(h)) - 1) & ~1
         guard records[slot].shareMask == needed else { return }
@@ -187,6 +193,9 @@ extension Engine {
             return freeRecord(slot)
         }
         counters.keysDeliveredAsDestination += 1
+        #if AKRP_MUTATIONS
+        if mutation == .destinationAltersKey { buffer[0] ^= 1 }
+        #endif
         emitKey(slot, role: .destination, offset: offset, length: bytes, now: now, outbox: outbox)
         var d = Message(kind: .delivered)
         d.request = records[slot].request

@@ -289,6 +289,12 @@ extension Engine {
         let st = pool.state(u)
         if pool.ownsUnit(u) {
             // Our unit, proposed by the peer: granted only when free.
+            #if AKRP_MUTATIONS
+            if mutation == .ownerGrantsBoundUnit && st == .bound {
+                pool.hold(u, holder: token(slot), as: .bound)
+                return true
+            }
+            #endif
             guard st == .available else { return false }
             pool.hold(u, holder: token(slot), as: .bound)
             return true
@@ -384,6 +390,9 @@ extension Engine {
             r += 1
         }
         records[slot].outUnits = m.units
+        #if AKRP_MUTATIONS
+        if mutation == .keepsProposedUnits { records[slot].outUnits = old }
+        #endif
         guard consistent && !records[slot].broken else {
             return terminate(slot, reason: .unitsDiscarded, now: now, outbox: outbox)
         }
@@ -586,6 +595,13 @@ extension Engine {
 
     /// Frees the units of `units` that `slot` holds on session `s` and clears the list.
     func releaseUnits(_ units: inout UnitRuns, _ s: Int, slot: Int) {
+        #if AKRP_MUTATIONS
+        if mutation == .leaksReleasedUnits {
+            units = UnitRuns()
+            return
+        }
+        if mutation == .discardsReleasedUnits { return discardUnits(&units, s, slot: slot) }
+        #endif
         let pool = pools[s]
         let tk = token(slot)
         var r = 0

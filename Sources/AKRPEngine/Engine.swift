@@ -48,6 +48,10 @@ public final class Engine {
     /// Earliest time at which ``tick(now:outbox:)`` has work.
     public internal(set) var nextTimer: Nanoseconds = .max
     let keyBytes: Int
+    #if AKRP_MUTATIONS
+    /// The deliberate fault this engine commits (tests of the checkers only; absent from release builds).
+    public var mutation: EngineMutation = .none
+    #endif
 
     /// Creates the engine of `node`, allocating every table and pool.
     /// - Parameter incarnation: distinct and increasing across restarts of this node (e.g. a boot counter).

@@ -1,4 +1,8 @@
+#if AKRP_MUTATIONS
+public import AKRPEngine
+#else
 import AKRPEngine
+#endif
 
 /// What one deterministic simulation-testing seed did.
 public struct ChaosResult: Sendable {
@@ -22,6 +26,8 @@ public struct ChaosResult: Sendable {
     public var unitsYielded: UInt64
     public var rejections: UInt64
     public var violations: [Violation]
+    /// Delivered keys the checker compared byte for byte with the stream bytes of their units.
+    public var keysCheckedAgainstStreams = 0
     /// The command that replays this seed exactly.
     public var replayCommand: String { "swift run akrp-sim chaos --seeds 1 --first-seed \(seed)" }
 }
@@ -72,7 +78,7 @@ public final class ChaosRun {
     var generated: [UInt64]
     var stalledUntil: [[UInt64]]
     let keys: LinkKeyStreams
-    let checker = InvariantChecker()
+    let checker: InvariantChecker
     var now: UInt64 = 0
     var result: ChaosResult
     var scratch: [UInt8]
@@ -82,8 +88,15 @@ public final class ChaosRun {
     let reorderRate: Double
     let requestRate: Double
 
+    #if AKRP_MUTATIONS
+    /// The deliberate fault every engine of the run commits (tests of the checkers; debug builds only).
+    public var mutation: EngineMutation = .none
+    #endif
+
     /// Builds the run of `seed`: topology, configuration and fault mix all derive from the seed.
-    public init(seed: UInt64, duration: UInt64 = 3_000_000_000) {
+    /// - Parameter checkingKeyBytes: also check every delivered key against the device streams' bytes
+    ///   (``InvariantChecker/init(keyStreams:)``); false checks the engines' reports only.
+    public init(seed: UInt64, duration: UInt64 = 3_000_000_000, checkingKeyBytes: Bool = true) {
         self.seed = seed
         var r = SplitMix64(seed: seed)
         rng = SplitMix64(seed: seed ^ 0x5EED)
@@ -153,6 +166,7 @@ public final class ChaosRun {
         generated = Array(repeating: 0, count: links.count)
         stalledUntil = Array(repeating: [0, 0], count: links.count)
         keys = LinkKeyStreams(seed: seed &* 31 &+ 7, links: topology.links.map(\.id), unitSize: c.unitSize)
+        checker = checkingKeyBytes ? InvariantChecker(keyStreams: keys) : InvariantChecker()
         scratch = Array(repeating: 0, count: c.poolCapacity * c.unitSize)
         result = ChaosResult(
             seed: seed, faultFree: faultFree, nodes: n, links: links.count, paths: c.paths, requests: 0,
@@ -201,6 +215,7 @@ public final class ChaosRun {
         result.rejections = live.reduce(0) { $0 + $1.counters.totalRejections }
         result.unitsYielded = live.reduce(0) { $0 + $1.counters.unitsYielded }
         result.violations = checker.violations
+        result.keysCheckedAgainstStreams = checker.keysCheckedAgainstStreams
         return result
     }
 
@@ -215,6 +230,9 @@ public final class ChaosRun {
         let e = try! Engine(
             node: topology.nodes[i], topology: topology, configuration: configuration, incarnation: incarnations[i])
         engines[i] = e
+        #if AKRP_MUTATIONS
+        e.mutation = mutation
+        #endif
         // Shell duty (docs/PROTOCOL.md §11): position every pool at its device's next index before the
         // handshake, so a restarted node never binds a unit its device delivered to an earlier life.
         for (peer, li) in topology.neighbours(of: topology.nodes[i]) {

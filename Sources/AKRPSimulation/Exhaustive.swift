@@ -23,6 +23,10 @@ public struct OppositeReservationsModel {
     public var initialKey = 4
     public var lateKey = 4
     public var ownershipBlock: UInt64 = 2
+    #if AKRP_MUTATIONS
+    /// The deliberate fault every engine commits (tests of the checkers; debug builds only).
+    public var mutation: EngineMutation = .none
+    #endif
 
     public init() {}
 
@@ -57,6 +61,9 @@ public struct OppositeReservationsModel {
     /// Builds the initial state: handshakes done, some key delivered, both requests issued at once.
     func initial() -> (ManualNetwork, [RequestID]) {
         let net = try! ManualNetwork(topology: Self.line(), configuration: configuration())
+        #if AKRP_MUTATIONS
+        for engine in net.engines { engine.mutation = mutation }
+        #endif
         net.run()
         for l in net.topology.links { net.supplyKey(link: l.id, count: initialKey) }
         var ids: [RequestID] = []

@@ -12,6 +12,11 @@ public struct Violation: Sendable, CustomStringConvertible {
 
 /// Watches every engine event of a run and checks the five invariants of docs/PROTOCOL.md §12:
 /// incrementally (1, 2) after every step, and at quiescence (3, 4, 5).
+///
+/// Given the run's key streams, invariant 1 is also checked from the bytes (``KeyBytesCheck``): every
+/// delivered key must be the stream bytes of the units its first hop consumed, and no stream bytes may
+/// appear in the keys of two requests or in a key and an authentication key. Without the streams only
+/// the engine's consumption reports are checked.
 public final class InvariantChecker {
     private struct UnitKey: Hashable {
         var link: LinkID
@@ -31,13 +36,29 @@ public final class InvariantChecker {
     /// Requests delivered at both ends with identical keys.
     public private(set) var agreed = 0
     public private(set) var unitsConsumed = 0
-    /// Stop recording after this many violations (a broken run floods otherwise).
+    /// Stop recording after this many violations (a broken run floods otherwise); the first violation
+    /// of each invariant is recorded even past it, so that one flooding invariant hides no other.
     public var maxViolations = 20
 
+    private var keyBytes: KeyBytesCheck?
+    /// Delivered keys compared byte for byte with the stream bytes of the units they name (0 without streams).
+    public var keysCheckedAgainstStreams: Int { keyBytes?.keysChecked ?? 0 }
+    /// Authentication keys compared with their stream bytes (0 without streams).
+    public var authenticationKeysChecked: Int { keyBytes?.authenticationKeysChecked ?? 0 }
+
+    /// A checker of the engines' reports only (invariant 1 from `unitsConsumed` events).
     public init() {}
 
+    /// A checker that also recomputes every delivered key from `keyStreams`, the device streams of the
+    /// run's links.
+    public init(keyStreams: LinkKeyStreams) {
+        keyBytes = KeyBytesCheck(streams: keyStreams)
+    }
+
     private func violate(_ i: Int, _ t: UInt64, _ s: String) {
-        if violations.count < maxViolations { violations.append(Violation(invariant: i, time: t, detail: s)) }
+        if violations.count < maxViolations || !violations.contains(where: { $0.invariant == i }) {
+            violations.append(Violation(invariant: i, time: t, detail: s))
+        }
     }
 
     /// Feeds every event of `outbox` produced by `node`'s engine at `time`.
@@ -52,6 +73,7 @@ public final class InvariantChecker {
     public func observe(_ e: EngineEvent, outbox: Outbox, node: NodeID, time: UInt64) {
         switch e.kind {
         case .unitsConsumed:
+            keyBytes?.noteConsumed(request: e.request, branch: e.branch, link: e.link, units: e.units)
             let owner = Owner(request: e.request, branch: e.branch)
             consumers.insert(e.request)
             let peer = e.link.peer(of: node)
@@ -74,6 +96,11 @@ public final class InvariantChecker {
             }
         case .keyDelivered:
             let bytes = Array(outbox.keyBytes(of: e))
+            if keyBytes != nil {
+                let problems = keyBytes!.checkKey(
+                    bytes, request: e.request, branch: e.branch, role: e.role, path: e.path, node: node)
+                for problem in problems { violate(1, time, problem) }
+            }
             if e.role == .source {
                 if sourceKeys[e.request] != nil { violate(2, time, "\(e.request) delivered twice at its source") }
                 sourceKeys[e.request] = (e.branch, bytes)
@@ -95,6 +122,14 @@ public final class InvariantChecker {
         default:
             break
         }
+    }
+
+    /// Checks the key of one authenticated frame, taken from unit `index` of `link` (the first
+    /// `bytes.count` bytes of the unit): it must be that unit's stream bytes and appear in no delivered key
+    /// (nor in another frame's key). Needs the key streams; without them only counts nothing.
+    public func observeAuthenticationKey(_ bytes: [UInt8], link: LinkID, index: UnitIndex, time: UInt64) {
+        guard keyBytes != nil else { return }
+        for problem in keyBytes!.checkAuthenticationKey(bytes, link: link, index: index) { violate(1, time, problem) }
     }
 
     /// Checks the end state after a drain period: nothing held (3); and, for a run without faults,

@@ -53,3 +53,26 @@ extension LinkKeyStreams {
         }
     }
 }
+
+extension LinkKeyStreams {
+    /// The stream bytes of `units` of `link`, concatenated in ascending index order — what a key made of
+    /// those units must be (docs/PROTOCOL.md §9.1). Nil when `link` is not one of the streams' links.
+    public func bytes(link: LinkID, units: UnitRuns) -> [UInt8]? {
+        guard let stream = streams.first(where: { $0.link == link }) else { return nil }
+        var out = [UInt8](repeating: 0, count: units.unitCount * unitSize)
+        var offset = 0
+        out.withUnsafeMutableBytes { buffer in
+            var r = 0
+            while r < Int(units.runCount) {
+                let run = units[r]
+                let length = Int(run.count) * unitSize
+                stream.fill(
+                    firstIndex: run.start, unitCount: Int(run.count), unitSize: unitSize,
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + length)]))
+                offset += length
+                r += 1
+            }
+        }
+        return out
+    }
+}

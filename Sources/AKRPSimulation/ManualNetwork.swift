@@ -13,7 +13,8 @@ public final class ManualNetwork {
     public let configuration: EngineConfiguration
     public private(set) var engines: [Engine]
     public let outbox: Outbox
-    public let checker = InvariantChecker()
+    /// Checks every event against the invariants, invariant 1 also from the key streams' bytes.
+    public let checker: InvariantChecker
     /// In-flight messages per directed link, keyed "from>to"; each queue is FIFO.
     public private(set) var queues: [[Flight]]
     private var queueKeys: [(from: NodeID, to: NodeID)] = []
@@ -28,7 +29,11 @@ public final class ManualNetwork {
     public private(set) var events: [(node: NodeID, event: EngineEvent)] = []
 
     /// Creates one engine per node (incarnation 1) and starts the link handshakes.
-    public init(topology: Topology, configuration: EngineConfiguration, keySeed: UInt64 = 42) throws(ConfigurationError) {
+    /// - Parameter checkingKeyBytes: the checker also checks every delivered key against the streams'
+    ///   bytes (``InvariantChecker/init(keyStreams:)``); false checks the engines' reports only.
+    public init(
+        topology: Topology, configuration: EngineConfiguration, keySeed: UInt64 = 42, checkingKeyBytes: Bool = true
+    ) throws(ConfigurationError) {
         self.topology = topology
         self.configuration = configuration
         var e: [Engine] = []
@@ -38,6 +43,7 @@ public final class ManualNetwork {
         engines = e
         outbox = Outbox(for: configuration)
         keys = LinkKeyStreams(seed: keySeed, links: topology.links.map(\.id), unitSize: configuration.unitSize)
+        checker = checkingKeyBytes ? InvariantChecker(keyStreams: keys) : InvariantChecker()
         deviceNext = Array(repeating: [0, 0], count: topology.links.count)
         queues = []
         for l in topology.links {

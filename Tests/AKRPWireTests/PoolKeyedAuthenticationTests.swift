@@ -27,6 +27,9 @@ struct PoolKeyedAuthenticationTests {
                 let receiver = net.engine(m.to)
                 let index = key.withUnsafeMutableBytes { sender.takeAuthenticationKey(toward: m.to, into: $0) }
                 guard let index else { continue }
+                // The checker recomputes the unit from the link's stream: it must be that unit's bytes,
+                // and appear in no delivered key.
+                net.checker.observeAuthenticationKey(key, link: LinkID(m.from, m.to), index: index, time: net.now)
                 m.sequence = index
                 let length = try flight.payload.withUnsafeBytes { p in
                     try key.withUnsafeBytes { k in
@@ -97,6 +100,7 @@ struct PoolKeyedAuthenticationTests {
         let received = net.engines.reduce(0) { $0 + $1.counters.authenticationUnitsReceived }
         #expect(sent == received)
         #expect(sent > 0 && forged > 0)
+        #expect(net.checker.authenticationKeysChecked == Int(sent))
         // Authentication never used a unit twice, nor one of a request: the pools hold nothing.
         #expect(net.engines.allSatisfy { $0.heldUnits == 0 })
     }
