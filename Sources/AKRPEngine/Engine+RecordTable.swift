@@ -1,0 +1,53 @@
+/// The record table: slots, holder tokens, and the list of committed records waiting for key.
+extension Engine {
+    @inline(__always)
+    func token(_ slot: Int) -> UInt32 { UInt32(slot + 1) }
+
+    func allocateRecord(_ m: Message, position: Int) -> Int? {
+        guard let slot = recordSlots.take() else { return nil }
+        guard recordIndex.insert(m.request, m.branch, slot: slot) else {
+            recordSlots.give(slot)
+            return nil
+        }
+        if slot + 1 > recordHighWater { recordHighWater = slot + 1 }
+        var r = Record()
+        r.request = m.request
+        r.branch = m.branch
+        r.position = UInt8(position)
+        r.path = m.path
+        r.size = m.size
+        r.deadline = m.time
+        records[slot] = r
+        return slot
+    }
+
+    func freeRecord(_ slot: Int) {
+        let r = records[slot]
+        if r.accumulator >= 0 {
+            let a = Int(r.accumulator)
+            wipe(UnsafeMutableRawBufferPointer(rebasing: accumulators[(a * keyBytes)..<((a + 1) * keyBytes)]))
+            accumulatorSlots.give(a)
+        }
+        if r.pendingIndex >= 0 { removePending(slot) }
+        recordIndex.remove(r.request, r.branch)
+        records[slot] = Record()
+        recordSlots.give(slot)
+    }
+
+    func addPending(_ slot: Int) {
+        guard records[slot].pendingIndex < 0 else { return }
+        pending[pendingCount] = Int32(slot)
+        records[slot].pendingIndex = Int16(pendingCount)
+        pendingCount += 1
+    }
+
+    func removePending(_ slot: Int) {
+        let i = Int(records[slot].pendingIndex)
+        guard i >= 0 else { return }
+        pendingCount -= 1
+        let moved = Int(pending[pendingCount])
+        pending[i] = Int32(moved)
+        records[moved].pendingIndex = Int16(i)
+        records[slot].pendingIndex = -1
+    }
+}
