@@ -56,28 +56,41 @@ enum Emulator {
     }
 }
 
-/// Waits (polling, in tests only) until `condition` holds or `seconds` pass.
-func eventually(seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
+/// The deadline of every wait in the device tests. It only bounds a wait whose event never comes (a
+/// failure); a wait ends as soon as its event is seen, so the deadline is generous and no test depends
+/// on how fast this machine is.
+let eventDeadline: Duration = .seconds(120)
+
+/// Waits until `condition` holds — the event the test waits for, which the code under test brings about
+/// on its own threads — and returns true, or false when `deadline` passes first (on the monotonic clock,
+/// not the wall clock). The condition is rechecked after waits that grow from 1 ms to 20 ms.
+func eventually(deadline: Duration = eventDeadline, _ condition: () throws -> Bool) rethrows -> Bool {
+    let clock = ContinuousClock()
+    let end = clock.now.advanced(by: deadline)
+    var pause = 1_000
+    while clock.now < end {
         if try condition() { return true }
-        usleep(5_000)
+        usleep(UInt32(pause))
+        pause = min(pause * 2, 20_000)
     }
     return try condition()
 }
 
-/// Streams from `source` into `sink` until the sink has accepted `units` units in all, taking
-/// everything out as it goes; returns the bytes in order with the index of the first unit.
+/// Streams from `source` into `sink` until the sink has accepted `units` units in all, or `until`
+/// holds after a delivery attempt (the event a caller waits for), taking everything out as it goes;
+/// returns the bytes in order with the index of the first unit. `deadline` (monotonic clock) only
+/// bounds a stream that stops.
 func collect(
-    _ units: Int, from source: USBKeySource, sink: RingKeySink, seconds: Double = 60,
-    onError: (KeySourceError) throws -> Void = { throw $0 }
+    _ units: Int, from source: USBKeySource, sink: RingKeySink, deadline: Duration = eventDeadline,
+    until: () -> Bool = { false }, onError: (KeySourceError) throws -> Void = { throw $0 }
 ) throws -> (first: UnitIndex?, bytes: [UInt8]) {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(units * sink.unitSize)
     var first: UnitIndex?
     var scratch = [UInt8](repeating: 0, count: sink.capacity * sink.unitSize)
-    let deadline = Date().addingTimeInterval(seconds)
-    while bytes.count < units * sink.unitSize, Date() < deadline {
+    let clock = ContinuousClock()
+    let end = clock.now.advanced(by: deadline)
+    while bytes.count < units * sink.unitSize, clock.now < end, !until() {
         do {
             var target = sink
             _ = try source.deliver(at: 0, into: &target)

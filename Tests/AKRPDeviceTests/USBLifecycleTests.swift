@@ -10,7 +10,7 @@ import Testing
 extension DeviceTests {
     /// Waits until libusb (not only udev) knows the device again after a replug: until it opens.
     private func waitUntilOpenable(_ serial: String, _ context: USBContext) -> Bool {
-        eventually(seconds: 30) {
+        eventually {
             do { return try QKDDevice.open(serial: serial, in: context).serial == serial } catch { return false }
         }
     }
@@ -18,7 +18,7 @@ extension DeviceTests {
     /// Waits until the source has key transfers outstanding (after a first delivery starts it).
     private func startStreaming(_ source: USBKeySource, _ sink: inout RingKeySink) throws -> Bool {
         _ = try? source.deliver(at: 0, into: &sink)  // schedules STREAM_START, then transfers
-        return try eventually(seconds: 30) {
+        return try eventually {
             do { _ = try source.deliver(at: 0, into: &sink) } catch KeySourceError.deviceUnavailable {}
             sink.drop(upTo: sink.count)
             return source.isStreaming && source.transfersInFlight > 1
@@ -43,7 +43,7 @@ extension DeviceTests {
                 // Releasing the source without close() starts the same teardown in the background.
                 let closed = WeakSource(source)
                 _ = consume source
-                #expect(eventually(seconds: 30) { closed.isGone && context.openDevices == 0 }, "round \(round)")
+                #expect(eventually { closed.isGone && context.openDevices == 0 }, "round \(round)")
             } else {
                 source.close()
                 #expect(source.isClosed && source.transfersInFlight == 0 && !source.isAttached)
@@ -77,7 +77,7 @@ extension DeviceTests {
         var sink = RingKeySink(link: link, unitSize: 32, capacity: 65_536)
         _ = try? source.deliver(at: 0, into: &sink)
         // The first onReady (units staged, on the event thread) closes the source there.
-        #expect(eventually(seconds: 30) { source.isClosed })
+        #expect(eventually { source.isClosed })
         #expect(holder.closeReturned, "close() on the event thread returned without waiting for itself")
         #expect(source.transfersInFlight == 0 && context.openDevices == 0)
     }
@@ -113,7 +113,7 @@ extension DeviceTests {
             var sink = RingKeySink(link: link, unitSize: 32, capacity: 65_536)
             #expect(try startStreaming(source, &sink), "round \(round)")
             try Emulator.send("unplug \(a)")
-            #expect(eventually(seconds: 30) { !source.isAttached }, "round \(round): unplug seen")
+            #expect(eventually { !source.isAttached }, "round \(round): unplug seen")
             // Close on another thread while the device comes back: the arrival races the teardown.
             let closed = DispatchSemaphore(value: 0)
             Thread { source.close(); closed.signal() }.start()
@@ -121,7 +121,7 @@ extension DeviceTests {
             #expect(closed.wait(timeout: .now() + 60) == .success, "round \(round): close returned")
             #expect(source.isClosed && !source.isAttached && source.transfersInFlight == 0)
             // A handle the arrival may have opened is never kept by a closed source.
-            #expect(eventually(seconds: 30) { context.openDevices == 0 }, "round \(round)")
+            #expect(eventually { context.openDevices == 0 }, "round \(round)")
         }
         // The replugged device can be taken over by a new source.
         #expect(waitUntilOpenable(a, context))
@@ -143,14 +143,14 @@ extension DeviceTests {
         let sink = RingKeySink(link: link, unitSize: 32, capacity: 4096)
         _ = try collect(1_000, from: source, sink: sink)
         try Emulator.send("unplug \(a)")
-        #expect(eventually(seconds: 30) { !source.isAttached })
+        #expect(eventually { !source.isAttached })
         try Emulator.send("fault \(a) fail-claim")
         try Emulator.send("replug \(a)")
-        #expect(eventually(seconds: 30) { source.counters.reattachFailures == 1 }, "the failed re-open is counted")
+        #expect(eventually { source.counters.reattachFailures == 1 }, "the failed re-open is counted")
         #expect(source.lastError == .usb(.busy, operation: "libusb_claim_interface"))
         #expect(!source.isAttached && source.counters.reattachments == 0)
         // Units staged before the unplug are still delivered; then the source says it has no device.
-        let unavailable = eventually(seconds: 30) {
+        let unavailable = eventually {
             var target = sink
             do throws(KeySourceError) {
                 _ = try source.deliver(at: 0, into: &target)
@@ -164,7 +164,7 @@ extension DeviceTests {
         // The next arrival of the device is taken over, and the stream goes on.
         try Emulator.send("unplug \(a)")
         try Emulator.send("replug \(a)")
-        #expect(eventually(seconds: 30) { source.isAttached && source.counters.reattachments == 1 })
+        #expect(eventually { source.isAttached && source.counters.reattachments == 1 })
         let rest = try collect(1_000, from: source, sink: sink)
         #expect(rest.bytes == expectedStream(seed: 17, link: link, first: try #require(rest.first), units: 1_000))
         #expect(source.counters.reattachFailures == 1)
@@ -184,14 +184,14 @@ extension DeviceTests {
             _ = try collect(500, from: source, sink: sink)
             // Neither close() nor shutdown(): both are released here, transfers in flight.
         }
-        #expect(eventually(seconds: 30) { USBContext.runningEventThreads <= before })
+        #expect(eventually { USBContext.runningEventThreads <= before })
         // The last reference may even go away on the event thread itself (inside a listener).
         let box = ContextBox(try USBContext())
         _ = try #require(box.context).addHotplugListener { _ in box.release() }
         #expect(USBContext.runningEventThreads <= before + 1)
         _ = try Emulator.addLink(253, 254)
         defer { _ = try? Emulator.send("remove-link 253 254") }
-        #expect(eventually(seconds: 30) { box.context == nil && USBContext.runningEventThreads <= before })
+        #expect(eventually { box.context == nil && USBContext.runningEventThreads <= before })
     }
 
     @Test func shutdownWithAnOpenDeviceWaitsForTheDevice() throws {
@@ -204,7 +204,7 @@ extension DeviceTests {
         #expect(try device?.info().serial == a, "the open device still works")
         #expect(throws: DeviceError.self) { try QKDDevice.open(serial: a, in: context) }
         device = nil
-        #expect(eventually(seconds: 30) { !context.isRunning })
+        #expect(eventually { !context.isRunning })
     }
 }
 
