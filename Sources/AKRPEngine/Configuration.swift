@@ -85,6 +85,7 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// (simulations); a box that authenticates its frames should keep a few (e.g. 16).
     public var authenticationReserve: Int = 0
 
+    /// The defaults documented on each field.
     public init() {}
 
     /// Checks the values are usable.
@@ -120,6 +121,7 @@ public struct EngineConfiguration: Sendable, Equatable {
 public enum ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalid(field: String, reason: String)
     case topology(String)
+    /// The error as one line naming the field or the topology problem.
     public var description: String {
         switch self {
         case .invalid(let field, let reason): "configuration field '\(field)': \(reason)"

@@ -20,14 +20,14 @@ extension Engine {
     public func takeAuthenticationKey(
         toward neighbour: NodeID, into key: UnsafeMutableRawBufferPointer
     ) -> UnitIndex? {
-        guard let s = session(of: neighbour), configuration.unitSize >= 32, key.count >= 32 else { return nil }
-        let pool = pools[s]
-        let from = max(pool.head, sessions[s].authenticationSent &+ 1)
+        guard let session = self.session(of: neighbour), configuration.unitSize >= 32, key.count >= 32 else { return nil }
+        let pool = pools[session]
+        let from = max(pool.head, sessions[session].authenticationSent &+ 1)
         guard let u = pool.nextAvailable(from: from, owned: true, limit: pool.tail) else { return nil }
         pool.hold(u, holder: Self.authenticationToken, as: .bound)
         wipe(UnsafeMutableRawBufferPointer(rebasing: key[0..<32]))
         guard pool.consume(u, holder: Self.authenticationToken, xorInto: key, at: 0) else { return nil }
-        sessions[s].authenticationSent = u
+        sessions[session].authenticationSent = u
         counters.authenticationUnitsSent += 1
         return u
     }
@@ -38,9 +38,9 @@ extension Engine {
     public func authenticationKey(
         from neighbour: NodeID, index: UnitIndex, into key: UnsafeMutableRawBufferPointer
     ) -> Bool {
-        guard let s = session(of: neighbour), configuration.unitSize >= 32, key.count >= 32 else { return false }
-        let pool = pools[s]
-        guard !pool.ownsUnit(index), index > sessions[s].authenticationReceived, pool.isDelivered(index),
+        guard let session = self.session(of: neighbour), configuration.unitSize >= 32, key.count >= 32 else { return false }
+        let pool = pools[session]
+        guard !pool.ownsUnit(index), index > sessions[session].authenticationReceived, pool.isDelivered(index),
             pool.inWindow(index)
         else { return false }
         switch pool.state(index) {
@@ -62,8 +62,8 @@ extension Engine {
     /// Consumes the key unit of a frame from `neighbour` whose tag verified: it is never used again, and
     /// only later units can key later frames.
     public func consumeAuthenticationKey(from neighbour: NodeID, index: UnitIndex) {
-        guard let s = session(of: neighbour) else { return }
-        let pool = pools[s]
+        guard let session = self.session(of: neighbour) else { return }
+        let pool = pools[session]
         let holder = Int(pool.holder(index)) - 1
         if pool.state(index) == .bound && holder >= 0 && holder < configuration.recordCapacity {
             records[holder].broken = true
@@ -71,7 +71,7 @@ extension Engine {
         }
         pool.hold(index, holder: Self.authenticationToken, as: .bound)
         pool.discardForAuthentication(index)
-        if index > sessions[s].authenticationReceived { sessions[s].authenticationReceived = index }
+        if index > sessions[session].authenticationReceived { sessions[session].authenticationReceived = index }
         counters.authenticationUnitsReceived += 1
     }
 

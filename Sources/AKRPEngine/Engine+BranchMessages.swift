@@ -3,22 +3,22 @@
 extension Engine {
     /// Validates a message that names a request branch against the path: the sender must be the
     /// neighbour on the expected side. Returns this node's position.
-    func position(for m: Message, fromUpstream: Bool, _ outbox: Outbox) -> Int? {
-        do throws(PathError) { try m.path.validate() } catch {
+    func position(for message: Message, fromUpstream: Bool, _ outbox: Outbox) -> Int? {
+        do throws(PathError) { try message.path.validate() } catch {
             reject(.badPath, outbox)
             return nil
         }
-        guard let p = m.path.position(of: node) else {
+        guard let p = message.path.position(of: node) else {
             reject(.notOnPath, outbox)
             return nil
         }
         if fromUpstream {
-            guard p >= 1, m.path[p - 1] == m.from else {
+            guard p >= 1, message.path[p - 1] == message.from else {
                 reject(.notOnPath, outbox)
                 return nil
             }
         } else {
-            guard p < m.path.hops, m.path[p + 1] == m.from else {
+            guard p < message.path.hops, message.path[p + 1] == message.from else {
                 reject(.notOnPath, outbox)
                 return nil
             }
@@ -27,20 +27,20 @@ extension Engine {
     }
 
     /// Looks up the record of a message and checks it matches this neighbour's side.
-    func record(for m: Message, fromUpstream: Bool, _ outbox: Outbox) -> Int? {
-        guard let slot = recordIndex.find(m.request, m.branch) else {
+    func record(for message: Message, fromUpstream: Bool, _ outbox: Outbox) -> Int? {
+        guard let slot = recordIndex.find(message.request, message.branch) else {
             reject(.unknownRequest, outbox)
             return nil
         }
         let r = records[slot]
         let p = Int(r.position)
         if fromUpstream {
-            guard p >= 1, r.path[p - 1] == m.from, Int(m.hop) == p - 1 else {
+            guard p >= 1, r.path[p - 1] == message.from, Int(message.hop) == p - 1 else {
                 reject(.wrongHop, outbox)
                 return nil
             }
         } else {
-            guard p < r.path.hops, r.path[p + 1] == m.from, Int(m.hop) == p else {
+            guard p < r.path.hops, r.path[p + 1] == message.from, Int(message.hop) == p else {
                 reject(.wrongHop, outbox)
                 return nil
             }

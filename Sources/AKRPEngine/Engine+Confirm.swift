@@ -1,26 +1,26 @@
 /// Confirm and fail at the upstream end of a link: binding the final units (docs/PROTOCOL.md §7.3).
 extension Engine {
-    func handleConfirm(_ m: Message, _ s: Int, now: Nanoseconds, outbox: Outbox) {
-        guard let slot = record(for: m, fromUpstream: false, outbox) else { return }
-        guard records[slot].state == .reserving, Int(records[slot].outSession) == s else {
+    func handleConfirm(_ message: Message, _ session: Int, now: Nanoseconds, outbox: Outbox) {
+        guard let slot = record(for: message, fromUpstream: false, outbox) else { return }
+        guard records[slot].state == .reserving, Int(records[slot].outSession) == session else {
             return reject(.wrongState, outbox)
         }
-        guard m.units.unitCount == Int(records[slot].size) else { return reject(.unitCountMismatch, outbox) }
-        notePeerWindow(s, m.index)
-        let pool = pools[s]
-        let tk = token(slot)
+        guard message.units.unitCount == Int(records[slot].size) else { return reject(.unitCountMismatch, outbox) }
+        notePeerWindow(session, message.index)
+        let pool = pools[session]
+        let holderToken = token(slot)
         var consistent = true
         // Bind the final units; the downstream end decided the ones it owns.
         var r = 0
-        while r < Int(m.units.runCount) {
-            var u = m.units[r].start
-            while u < m.units[r].end {
+        while r < Int(message.units.runCount) {
+            var u = message.units[r].start
+            while u < message.units[r].end {
                 let st = pool.state(u)
                 if !pool.inWindow(u) || st == .consumed || st == .discarded {
                     consistent = false
                 } else if pool.ownsUnit(u) {
-                    if !(st == .bound && pool.holder(u) == tk) { consistent = false }
-                } else if pool.holder(u) != tk {
+                    if !(st == .bound && pool.holder(u) == holderToken) { consistent = false }
+                } else if pool.holder(u) != holderToken {
                     if st == .bound {
                         let other = Int(pool.holder(u)) - 1
                         if other >= 0 && records[other].state == .committed {
@@ -28,14 +28,14 @@ extension Engine {
                         } else {
                             if other >= 0 { records[other].broken = true }
                             counters.conflictsResolved += 1
-                            pool.hold(u, holder: tk, as: .bound)
+                            pool.hold(u, holder: holderToken, as: .bound)
                         }
                     } else {
                         if st == .proposed { counters.conflictsResolved += 1 }
-                        pool.hold(u, holder: tk, as: .bound)
+                        pool.hold(u, holder: holderToken, as: .bound)
                     }
                 } else {
-                    pool.hold(u, holder: tk, as: .bound)
+                    pool.hold(u, holder: holderToken, as: .bound)
                 }
                 u += 1
             }
@@ -48,23 +48,23 @@ extension Engine {
         while r < Int(old.runCount) {
             var u = old[r].start
             while u < old[r].end {
-                if !m.units.contains(u) && pool.holder(u) == tk {
+                if !message.units.contains(u) && pool.holder(u) == holderToken {
                     // A refused unit of ours is gone at the peer — unless it lies past the window the
                     // peer could track, where the peer has never seen it.
-                    if pool.ownsUnit(u) && (m.index == 0 || u < m.index) { discardUnit(u, s) } else { pool.free(u) }
+                    if pool.ownsUnit(u) && (message.index == 0 || u < message.index) { discardUnit(u, session) } else { pool.free(u) }
                 }
                 u += 1
             }
             r += 1
         }
-        records[slot].outUnits = m.units
+        records[slot].outUnits = message.units
         #if AKRP_MUTATIONS
         if mutation == .keepsProposedUnits { records[slot].outUnits = old }
         #endif
         guard consistent && !records[slot].broken else {
             return terminate(slot, reason: .unitsDiscarded, now: now, outbox: outbox)
         }
-        records[slot].eta = max(records[slot].eta, m.time)
+        records[slot].eta = max(records[slot].eta, message.time)
         records[slot].state = .confirmed
         if records[slot].isSource {
             branchConfirmed(slot, now: now, outbox: outbox)
@@ -73,8 +73,8 @@ extension Engine {
         records[slot].expiry = now &+ configuration.lease
         noteTimer(records[slot].expiry)
         var c = Message(kind: .confirm)
-        c.request = m.request
-        c.branch = m.branch
+        c.request = message.request
+        c.branch = message.branch
         c.hop = records[slot].position - 1
         c.units = records[slot].inUnits
         c.time = records[slot].eta
@@ -84,14 +84,14 @@ extension Engine {
         send(&c, Int(records[slot].inSession), outbox)
     }
 
-    func handleFail(_ m: Message, _ s: Int, now: Nanoseconds, outbox: Outbox) {
-        guard let slot = record(for: m, fromUpstream: false, outbox) else { return }
-        guard records[slot].state == .reserving, Int(records[slot].outSession) == s else {
+    func handleFail(_ message: Message, _ session: Int, now: Nanoseconds, outbox: Outbox) {
+        guard let slot = record(for: message, fromUpstream: false, outbox) else { return }
+        guard records[slot].state == .reserving, Int(records[slot].outSession) == session else {
             return reject(.wrongState, outbox)
         }
         // The downstream end never confirmed, so nobody upstream committed: free what we hold there.
-        releaseUnits(&records[slot].outUnits, s, slot: slot)
-        let reason = FailReason(rawValue: m.reason) ?? .none
+        releaseUnits(&records[slot].outUnits, session, slot: slot)
+        let reason = FailReason(rawValue: message.reason) ?? .none
         terminate(slot, reason: reason, now: now, outbox: outbox)
     }
 }

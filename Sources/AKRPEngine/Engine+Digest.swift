@@ -5,14 +5,14 @@ extension Engine {
     public func digest(into h: inout Hasher) {
         h.combine(node)
         for k in 0..<sessionCount {
-            let s = sessions[k]
-            h.combine(s.up)
-            h.combine(s.peerIncarnation)
-            h.combine(s.sendSequence)
-            h.combine(s.receiveSequence)
+            let session = sessions[k]
+            h.combine(session.up)
+            h.combine(session.peerIncarnation)
+            h.combine(session.sendSequence)
+            h.combine(session.receiveSequence)
         }
-        for (s, pool) in pools.enumerated() {
-            h.combine(s)
+        for (session, pool) in pools.enumerated() {
+            h.combine(session)
             h.combine(pool.head)
             h.combine(pool.tail)
             var i = pool.head

@@ -1,63 +1,63 @@
 /// The ETA model: when a link's future units arrive, learnt from its delivery pattern (docs/PROTOCOL.md §10.1).
 extension Engine {
-    /// ETA of a unit at this end of session `s`.
+    /// ETA of a unit at this end of session index `session`.
     @inline(__always)
-    func eta(of u: UnitIndex, _ s: Int, now: Nanoseconds) -> Nanoseconds {
-        let pool = pools[s]
+    func eta(of u: UnitIndex, _ session: Int, now: Nanoseconds) -> Nanoseconds {
+        let pool = pools[session]
         if u < pool.tail { return now }
         let ahead = Double(u - pool.tail + 1)
-        if sessions[s].deliveries >= 4 && sessions[s].blockUnits >= 1 {
+        if sessions[session].deliveries >= 4 && sessions[session].blockUnits >= 1 {
             // Key arrives in blocks: the unit comes with the k-th next block.
-            let k = (ahead / sessions[s].blockUnits).rounded(.up)
+            let k = (ahead / sessions[session].blockUnits).rounded(.up)
             // Optionally plan with a late block: the period plus some of its typical deviation.
-            let period = sessions[s].blockPeriod + configuration.etaDeviations * sessions[s].blockDeviation
-            let at = Double(sessions[s].lastDeliveryAt) + k * period
+            let period = sessions[session].blockPeriod + configuration.etaDeviations * sessions[session].blockDeviation
+            let at = Double(sessions[session].lastDeliveryAt) + k * period
             return max(now, Nanoseconds(min(at, 1e18)))
         }
-        return now &+ Nanoseconds(min(ahead * sessions[s].unitInterval, 1e18))
+        return now &+ Nanoseconds(min(ahead * sessions[session].unitInterval, 1e18))
     }
 
     /// Learns the link's delivery pattern (block size and period, smoothed) from a delivery of `n` units.
     @inline(__always)
-    func noteDelivery(_ s: Int, units n: Int, now: Nanoseconds) {
-        let d = sessions[s].deliveries
-        if d > 0 && now > sessions[s].lastDeliveryAt {
-            let interval = Double(now - sessions[s].lastDeliveryAt)
+    func noteDelivery(_ session: Int, units n: Int, now: Nanoseconds) {
+        let d = sessions[session].deliveries
+        if d > 0 && now > sessions[session].lastDeliveryAt {
+            let interval = Double(now - sessions[session].lastDeliveryAt)
             if d == 1 {
-                sessions[s].blockPeriod = interval
-                sessions[s].blockUnits = Double(n)
+                sessions[session].blockPeriod = interval
+                sessions[session].blockUnits = Double(n)
             } else {
-                sessions[s].blockDeviation += 0.2 * (abs(interval - sessions[s].blockPeriod) - sessions[s].blockDeviation)
-                sessions[s].blockPeriod += 0.2 * (interval - sessions[s].blockPeriod)
-                sessions[s].blockUnits += 0.2 * (Double(n) - sessions[s].blockUnits)
+                sessions[session].blockDeviation += 0.2 * (abs(interval - sessions[session].blockPeriod) - sessions[session].blockDeviation)
+                sessions[session].blockPeriod += 0.2 * (interval - sessions[session].blockPeriod)
+                sessions[session].blockUnits += 0.2 * (Double(n) - sessions[session].blockUnits)
             }
         }
-        if now > sessions[s].lastDeliveryAt || d == 0 {
-            sessions[s].lastDeliveryAt = now
-            sessions[s].deliveries = d &+ 1
+        if now > sessions[session].lastDeliveryAt || d == 0 {
+            sessions[session].lastDeliveryAt = now
+            sessions[session].deliveries = d &+ 1
         } else {
             // Several deliveries at one instant form one block.
-            sessions[s].blockUnits += 0.2 * Double(n)
+            sessions[session].blockUnits += 0.2 * Double(n)
         }
     }
 
-    func eta(of units: UnitRuns, _ s: Int, now: Nanoseconds) -> Nanoseconds {
+    func eta(of units: UnitRuns, _ session: Int, now: Nanoseconds) -> Nanoseconds {
         guard let last = units.last else { return now }
-        return eta(of: last, s, now: now)
+        return eta(of: last, session, now: now)
     }
 
     /// The first unit index whose ETA is later than `deadline`.
     @inline(__always)
-    func indexLimit(_ s: Int, deadline: Nanoseconds, now: Nanoseconds) -> UnitIndex {
-        let pool = pools[s]
+    func indexLimit(_ session: Int, deadline: Nanoseconds, now: Nanoseconds) -> UnitIndex {
+        let pool = pools[session]
         guard deadline > now else { return pool.tail }
         var span: Double
-        if sessions[s].deliveries >= 4 && sessions[s].blockUnits >= 1 && sessions[s].blockPeriod > 0 {
-            let period = sessions[s].blockPeriod + configuration.etaDeviations * sessions[s].blockDeviation
-            let blocks = (Double(deadline) - Double(sessions[s].lastDeliveryAt)) / period
-            span = blocks.rounded(.down) * sessions[s].blockUnits
+        if sessions[session].deliveries >= 4 && sessions[session].blockUnits >= 1 && sessions[session].blockPeriod > 0 {
+            let period = sessions[session].blockPeriod + configuration.etaDeviations * sessions[session].blockDeviation
+            let blocks = (Double(deadline) - Double(sessions[session].lastDeliveryAt)) / period
+            span = blocks.rounded(.down) * sessions[session].blockUnits
         } else if configuration.nominalRateBeforePattern {
-            span = Double(deadline - now) / sessions[s].unitInterval
+            span = Double(deadline - now) / sessions[session].unitInterval
         } else {
             return pool.tail
         }
@@ -65,10 +65,10 @@ extension Engine {
         return min(pool.windowEnd, pool.tail &+ ahead)
     }
 
-    /// Whether every unit of `units` is delivered at session `s`.
+    /// Whether every unit of `units` is delivered at session index `session`.
     @inline(__always)
-    func delivered(_ units: UnitRuns, _ s: Int) -> Bool {
+    func delivered(_ units: UnitRuns, _ session: Int) -> Bool {
         guard let last = units.last else { return true }
-        return pools[s].isDelivered(last)
+        return pools[session].isDelivered(last)
     }
 }

@@ -1,48 +1,48 @@
 /// Link sessions: hello / resync handshake, peer restarts, link-state flooding.
 extension Engine {
-    func sendHello(_ s: Int, now: Nanoseconds, outbox: Outbox) {
-        if !sessions[s].resumeSet { setResumeIndex(s) }
-        var m = Message(kind: .hello)
-        m.index = sessions[s].resumeMine
-        send(&m, s, outbox)
-        sessions[s].helloDue = now &+ configuration.retryInterval
-        noteTimer(sessions[s].helloDue)
+    func sendHello(_ session: Int, now: Nanoseconds, outbox: Outbox) {
+        if !sessions[session].resumeSet { setResumeIndex(session) }
+        var message = Message(kind: .hello)
+        message.index = sessions[session].resumeMine
+        send(&message, session, outbox)
+        sessions[session].helloDue = now &+ configuration.retryInterval
+        noteTimer(sessions[session].helloDue)
     }
 
-    func handleHello(_ m: Message, _ s: Int, now: Nanoseconds, outbox: Outbox) {
-        let known = sessions[s].peerIncarnation
-        if m.incarnation < known { return reject(.staleIncarnation, outbox) }
-        if m.incarnation == known {
+    func handleHello(_ message: Message, _ session: Int, now: Nanoseconds, outbox: Outbox) {
+        let known = sessions[session].peerIncarnation
+        if message.incarnation < known { return reject(.staleIncarnation, outbox) }
+        if message.incarnation == known {
             // A repeated hello: the peer has not seen our resync yet. Answer with the same index.
-            guard m.sequence > sessions[s].receiveSequence else { return reject(.duplicateOrStale, outbox) }
-            sessions[s].receiveSequence = m.sequence
+            guard message.sequence > sessions[session].receiveSequence else { return reject(.duplicateOrStale, outbox) }
+            sessions[session].receiveSequence = message.sequence
             var r = Message(kind: .resync)
-            r.index = sessions[s].resumeMine
-            send(&r, s, outbox)
+            r.index = sessions[session].resumeMine
+            send(&r, session, outbox)
             return
         }
         if known != 0 {
             // The peer restarted: everything it knew about this link is gone.
-            peerRestarted(s, now: now, outbox: outbox)
-            setResumeIndex(s)
-        } else if !sessions[s].resumeSet {
-            setResumeIndex(s)
+            peerRestarted(session, now: now, outbox: outbox)
+            setResumeIndex(session)
+        } else if !sessions[session].resumeSet {
+            setResumeIndex(session)
         }
-        sessions[s].peerIncarnation = m.incarnation
-        sessions[s].receiveSequence = m.sequence
-        bringUp(s, peerResume: m.index)
+        sessions[session].peerIncarnation = message.incarnation
+        sessions[session].receiveSequence = message.sequence
+        bringUp(session, peerResume: message.index)
         var r = Message(kind: .resync)
-        r.index = sessions[s].resumeMine
-        send(&r, s, outbox)
+        r.index = sessions[session].resumeMine
+        send(&r, session, outbox)
     }
 
     /// Fixes the index from which this end resumes the link: past every unit it ever delivered or
     /// referenced (never lower than an index it announced before).
-    func setResumeIndex(_ s: Int) {
-        let pool = pools[s]
+    func setResumeIndex(_ session: Int) {
+        let pool = pools[session]
         let here = pool.started ? max(pool.tail, pool.referencedEnd) : 0
-        sessions[s].resumeMine = sessions[s].resumeSet ? max(sessions[s].resumeMine, here) : here
-        sessions[s].resumeSet = true
+        sessions[session].resumeMine = sessions[session].resumeSet ? max(sessions[session].resumeMine, here) : here
+        sessions[session].resumeSet = true
     }
 
     /// The shell lost its connection to the neighbour (a TCP connection closed or timed out). The link is
@@ -51,10 +51,10 @@ extension Engine {
     /// key in this node's routing and link-state announcements. Nothing is discarded: the peer has not
     /// restarted as far as anyone knows, and when it has, its hello says so.
     public func linkLost(toward neighbour: NodeID, now: Nanoseconds) {
-        guard let s = session(of: neighbour), sessions[s].up || !sessions[s].lost else { return }
-        sessions[s].up = false
-        sessions[s].lost = true
-        sessions[s].helloDue = now
+        guard let session = self.session(of: neighbour), sessions[session].up || !sessions[session].lost else { return }
+        sessions[session].up = false
+        sessions[session].lost = true
+        sessions[session].helloDue = now
         noteTimer(now)
         nextLinkState = min(nextLinkState, now)
     }
@@ -65,48 +65,48 @@ extension Engine {
     /// link until the neighbour announced again. Until it does, this end's own window is the limit (as
     /// when nothing was announced; units the neighbour cannot track are refused by it, never lost).
     public func forgetPeerWindow(toward neighbour: NodeID) {
-        guard let s = session(of: neighbour) else { return }
-        sessions[s].peerWindowEnd = 0
+        guard let session = self.session(of: neighbour) else { return }
+        sessions[session].peerWindowEnd = 0
     }
 
     /// Both resume indices are known: skip the pool past both and bring the link up.
-    func bringUp(_ s: Int, peerResume: UInt64) {
-        let start = max(sessions[s].resumeMine, peerResume)
-        counters.unitsDiscarded += UInt64(pools[s].skip(to: start))
-        sessions[s].peerWindowEnd = 0
-        sessions[s].up = true
-        sessions[s].lost = false
+    func bringUp(_ session: Int, peerResume: UInt64) {
+        let start = max(sessions[session].resumeMine, peerResume)
+        counters.unitsDiscarded += UInt64(pools[session].skip(to: start))
+        sessions[session].peerWindowEnd = 0
+        sessions[session].up = true
+        sessions[session].lost = false
     }
 
-    func handleResync(_ m: Message, _ s: Int, now: Nanoseconds, outbox: Outbox) {
-        guard m.peerIncarnation == incarnation else { return reject(.wrongIncarnation, outbox) }
-        let known = sessions[s].peerIncarnation
-        if m.incarnation < known { return reject(.staleIncarnation, outbox) }
-        if m.incarnation == known {
-            guard m.sequence > sessions[s].receiveSequence else { return reject(.duplicateOrStale, outbox) }
-            sessions[s].receiveSequence = m.sequence
-            if sessions[s].up { return }
+    func handleResync(_ message: Message, _ session: Int, now: Nanoseconds, outbox: Outbox) {
+        guard message.peerIncarnation == incarnation else { return reject(.wrongIncarnation, outbox) }
+        let known = sessions[session].peerIncarnation
+        if message.incarnation < known { return reject(.staleIncarnation, outbox) }
+        if message.incarnation == known {
+            guard message.sequence > sessions[session].receiveSequence else { return reject(.duplicateOrStale, outbox) }
+            sessions[session].receiveSequence = message.sequence
+            if sessions[session].up { return }
         } else {
             if known != 0 {
-                peerRestarted(s, now: now, outbox: outbox)
-                setResumeIndex(s)
+                peerRestarted(session, now: now, outbox: outbox)
+                setResumeIndex(session)
             }
-            sessions[s].peerIncarnation = m.incarnation
-            sessions[s].receiveSequence = m.sequence
+            sessions[session].peerIncarnation = message.incarnation
+            sessions[session].receiveSequence = message.sequence
         }
-        bringUp(s, peerResume: m.index)
+        bringUp(session, peerResume: message.index)
     }
 
-    /// The neighbour of session `s` restarted: discard every unit of the link that is not consumed
+    /// The neighbour of session index `session` restarted: discard every unit of the link that is not consumed
     /// and end every request branch that used the link.
-    func peerRestarted(_ s: Int, now: Nanoseconds, outbox: Outbox) {
+    func peerRestarted(_ session: Int, now: Nanoseconds, outbox: Outbox) {
         counters.peerRestarts += 1
-        sessions[s].up = false
-        let n = pools[s].discardAll()
+        sessions[session].up = false
+        let n = pools[session].discardAll()
         if n > 0 {
             counters.unitsDiscarded += UInt64(n)
             var e = EngineEvent(kind: .unitsDiscarded)
-            e.link = sessions[s].link
+            e.link = sessions[session].link
             e.count = n
             e.reason = .peerRestarted
             outbox.push(event: e)
@@ -114,12 +114,12 @@ extension Engine {
         var slot = 0
         while slot < recordHighWater {
             if records[slot].state != .free
-                && (Int(records[slot].inSession) == s || Int(records[slot].outSession) == s)
+                && (Int(records[slot].inSession) == session || Int(records[slot].outSession) == session)
             {
                 // The link's units are already discarded.
-                if Int(records[slot].inSession) == s { records[slot].inUnits = UnitRuns() }
-                if Int(records[slot].outSession) == s { records[slot].outUnits = UnitRuns() }
-                terminate(slot, reason: .peerRestarted, now: now, outbox: outbox, lostSession: s)
+                if Int(records[slot].inSession) == session { records[slot].inUnits = UnitRuns() }
+                if Int(records[slot].outSession) == session { records[slot].outUnits = UnitRuns() }
+                terminate(slot, reason: .peerRestarted, now: now, outbox: outbox, lostSession: session)
             }
             slot += 1
         }
@@ -152,40 +152,40 @@ extension Engine {
             sessions[i].announcedBand = band
             sessions[i].announcedAt = now
             sessions[i].linkStateSerial &+= 1
-            var m = Message(kind: .linkState)
-            m.subject = sessions[i].link
-            m.index = UInt64(available)
-            m.rate = UInt32(min(rate, Double(UInt32.max)))
-            m.serial = sessions[i].linkStateSerial
-            m.request = RequestID(source: node, serial: 0)
-            m.hop = UInt8(min(max(configuration.linkStateRadius, 1), Path.maxHops))
+            var message = Message(kind: .linkState)
+            message.subject = sessions[i].link
+            message.index = UInt64(available)
+            message.rate = UInt32(min(rate, Double(UInt32.max)))
+            message.serial = sessions[i].linkStateSerial
+            message.request = RequestID(source: node, serial: 0)
+            message.hop = UInt8(min(max(configuration.linkStateRadius, 1), Path.maxHops))
             var j = 0
             while j < sessionCount {
-                if sessions[j].up { send(&m, j, outbox) }
+                if sessions[j].up { send(&message, j, outbox) }
                 j += 1
             }
             i += 1
         }
     }
 
-    func handleLinkState(_ m: Message, _ s: Int, outbox: Outbox) {
-        guard let li = topology.index(of: m.subject) else { return reject(.unknownLink, outbox) }
-        let origin = m.request.source
-        guard origin == m.subject.low || origin == m.subject.high else { return reject(.unknownLink, outbox) }
+    func handleLinkState(_ message: Message, _ session: Int, outbox: Outbox) {
+        guard let linkIndex = topology.index(of: message.subject) else { return reject(.unknownLink, outbox) }
+        let origin = message.request.source
+        guard origin == message.subject.low || origin == message.subject.high else { return reject(.unknownLink, outbox) }
         if origin == node { return }
-        let k = li * 2 + (origin == m.subject.low ? 0 : 1)
+        let k = linkIndex * 2 + (origin == message.subject.low ? 0 : 1)
         // Serials are per origin incarnation; accept any change but ignore exact repeats and older ones
         // within a short distance (wrap-safe comparison).
         let last = linkStateSerials[k]
-        if last != 0 && Int32(bitPattern: m.serial &- last) <= 0 { return }
-        linkStateSerials[k] = m.serial
-        router.update(link: li, level: Double(m.index), rate: Double(m.rate))
-        guard m.hop > 1 else { return }
-        var f = m
-        f.hop = m.hop - 1
+        if last != 0 && Int32(bitPattern: message.serial &- last) <= 0 { return }
+        linkStateSerials[k] = message.serial
+        router.update(link: linkIndex, level: Double(message.index), rate: Double(message.rate))
+        guard message.hop > 1 else { return }
+        var f = message
+        f.hop = message.hop - 1
         var j = 0
         while j < sessionCount {
-            if j != s && sessions[j].up { send(&f, j, outbox) }
+            if j != session && sessions[j].up { send(&f, j, outbox) }
             j += 1
         }
     }
@@ -216,27 +216,31 @@ public struct LinkDiagnostics: Sendable, Equatable {
     public var peerWindowEnd: UInt64
     /// The last unit this end used to key a frame, and the last one it accepted from the neighbour.
     public var authenticationSent: UInt64
+    /// The last unit that keyed a frame accepted from the neighbour.
     public var authenticationReceived: UInt64
     /// Learnt delivery pattern: smoothed block period (ns) and block size (units), deliveries seen.
     public var blockPeriod: Double
+    /// Learnt delivery pattern: smoothed block size, in units.
     public var blockUnits: Double
+    /// Learnt delivery pattern: deliveries observed.
     public var deliveries: UInt32
     /// The first unit index whose expected delivery is later than `now + latencyBudget` (what admission
     /// may reserve for a request arriving now), and the limit of what may be proposed to the neighbour.
     public var admissionLimit: UInt64
+    /// The first unit index this end may not propose to the neighbour (its announced window, §7.5).
     public var proposalLimit: UInt64
 }
 
 extension Engine {
     /// Diagnostics of the link to `neighbour` at time `now`.
     public func diagnostics(toward neighbour: NodeID, now: Nanoseconds) -> LinkDiagnostics? {
-        guard let s = session(of: neighbour) else { return nil }
-        let x = sessions[s]
+        guard let session = self.session(of: neighbour) else { return nil }
+        let x = sessions[session]
         return LinkDiagnostics(
             up: x.up, lost: x.lost, peerIncarnation: x.peerIncarnation, resumeIndex: x.resumeMine,
             peerWindowEnd: x.peerWindowEnd, authenticationSent: x.authenticationSent,
             authenticationReceived: x.authenticationReceived, blockPeriod: x.blockPeriod, blockUnits: x.blockUnits,
-            deliveries: x.deliveries, admissionLimit: indexLimit(s, deadline: now &+ configuration.latencyBudget, now: now),
-            proposalLimit: peerLimit(s))
+            deliveries: x.deliveries, admissionLimit: indexLimit(session, deadline: now &+ configuration.latencyBudget, now: now),
+            proposalLimit: peerLimit(session))
     }
 }

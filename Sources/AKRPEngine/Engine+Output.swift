@@ -11,20 +11,20 @@ extension Engine {
         outbox.push(event: e)
     }
 
-    /// Sends `m` to the neighbour of session `s`, stamping the link header.
+    /// Sends `message` to the neighbour of session index `session`, stamping the link header.
     @inline(__always)
-    func send(_ m: inout Message, _ s: Int, _ outbox: Outbox, payloadOffset: Int = 0) {
-        sessions[s].sendSequence += 1
-        m.from = node
-        m.to = sessions[s].peer
-        m.incarnation = incarnation
-        m.peerIncarnation = sessions[s].peerIncarnation
-        m.sequence = sessions[s].sendSequence
-        if outbox.push(m, payloadOffset: payloadOffset) {
+    func send(_ message: inout Message, _ session: Int, _ outbox: Outbox, payloadOffset: Int = 0) {
+        sessions[session].sendSequence += 1
+        message.from = node
+        message.to = sessions[session].peer
+        message.incarnation = incarnation
+        message.peerIncarnation = sessions[session].peerIncarnation
+        message.sequence = sessions[session].sendSequence
+        if outbox.push(message, payloadOffset: payloadOffset) {
             counters.messagesSent += 1
         } else {
             var e = EngineEvent(kind: .outboxOverflow)
-            e.request = m.request
+            e.request = message.request
             outbox.push(event: e)
         }
     }

@@ -3,20 +3,20 @@ extension Engine {
     @inline(__always)
     func token(_ slot: Int) -> UInt32 { UInt32(slot + 1) }
 
-    func allocateRecord(_ m: Message, position: Int) -> Int? {
+    func allocateRecord(_ message: Message, position: Int) -> Int? {
         guard let slot = recordSlots.take() else { return nil }
-        guard recordIndex.insert(m.request, m.branch, slot: slot) else {
+        guard recordIndex.insert(message.request, message.branch, slot: slot) else {
             recordSlots.give(slot)
             return nil
         }
         if slot + 1 > recordHighWater { recordHighWater = slot + 1 }
         var r = Record()
-        r.request = m.request
-        r.branch = m.branch
+        r.request = message.request
+        r.branch = message.branch
         r.position = UInt8(position)
-        r.path = m.path
-        r.size = m.size
-        r.deadline = m.time
+        r.path = message.path
+        r.size = message.size
+        r.deadline = message.time
         records[slot] = r
         return slot
     }

@@ -3,38 +3,38 @@ extension Engine {
     // MARK: commit
 
     func handleCommit(
-        _ m: Message, _ s: Int, payload: UnsafeRawBufferPointer, now: Nanoseconds, outbox: Outbox
+        _ message: Message, _ session: Int, payload: UnsafeRawBufferPointer, now: Nanoseconds, outbox: Outbox
     ) {
-        guard let slot = record(for: m, fromUpstream: true, outbox) else { return }
+        guard let slot = record(for: message, fromUpstream: true, outbox) else { return }
         guard records[slot].state == .confirmed, !records[slot].inUnits.isEmpty else {
             return reject(.wrongState, outbox)
         }
         let p = Int(records[slot].position)
         let bytes = Int(records[slot].size) * configuration.unitSize
-        guard payload.count == bytes, Int(m.payloadLength) == bytes else { return reject(.badPayload, outbox) }
+        guard payload.count == bytes, Int(message.payloadLength) == bytes else { return reject(.badPayload, outbox) }
         let allowed: UInt32 = p >= 32 ? .max : ((1 << UInt32(p)) - 1) & ~1
-        guard m.shareMask & ~allowed == 0 else { return reject(.badPayload, outbox) }
-        guard m.units.unitCount == Int(records[slot].size) else { return reject(.unitCountMismatch, outbox) }
+        guard message.shareMask & ~allowed == 0 else { return reject(.badPayload, outbox) }
+        guard message.units.unitCount == Int(records[slot].size) else { return reject(.unitCountMismatch, outbox) }
         // The upstream end committed; it may have moved the branch to later units on this link.
-        guard adoptCommittedUnits(slot, s, m.units) else {
+        guard adoptCommittedUnits(slot, session, message.units) else {
             counters.consistencyFaults += 1
             // Upstream committed: our units of that link are burned; we never commit.
-            discardUnits(&records[slot].inUnits, s, slot: slot)
+            discardUnits(&records[slot].inUnits, session, slot: slot)
             return terminate(slot, reason: .unitsDiscarded, now: now, outbox: outbox)
         }
         records[slot].state = .committed
-        records[slot].eta = max(records[slot].eta, m.time)
+        records[slot].eta = max(records[slot].eta, message.time)
         records[slot].expiry = max(records[slot].eta, now) &+ configuration.completionGrace
         noteTimer(records[slot].expiry)
         if records[slot].isDestination {
             xorIntoAccumulator(slot, payload)
-            records[slot].shareMask |= m.shareMask
+            records[slot].shareMask |= message.shareMask
             tryFinishDestination(slot, now: now, outbox: outbox)
             return
         }
         let out = Int(records[slot].outSession)
         yieldDeliveredUnits(slot, out, now: now)
-        var f = m
+        var f = message
         f.hop = UInt8(p)
         f.units = records[slot].outUnits
         guard let (offset, buffer) = outbox.reserveBytes(bytes) else {
@@ -43,7 +43,7 @@ extension Engine {
             return
         }
         buffer.copyMemory(from: payload)
-        if delivered(records[slot].inUnits, s) && delivered(records[slot].outUnits, out) {
+        if delivered(records[slot].inUnits, session) && delivered(records[slot].outUnits, out) {
             if consumeShare(slot, into: buffer, outbox: outbox) {
                 f.shareMask |= 1 << UInt32(p)
                 send(&f, out, outbox, payloadOffset: offset)
@@ -68,21 +68,21 @@ extension Engine {
     /// Returns false when a unit was not bound to this record (it is discarded, never used).
     @discardableResult
     func consume(_ slot: Int, incoming: Bool, into buffer: UnsafeMutableRawBufferPointer, outbox: Outbox) -> Bool {
-        let s = Int(incoming ? records[slot].inSession : records[slot].outSession)
+        let session = Int(incoming ? records[slot].inSession : records[slot].outSession)
         let units = incoming ? records[slot].inUnits : records[slot].outUnits
-        let pool = pools[s]
-        let tk = token(slot)
+        let pool = pools[session]
+        let holderToken = token(slot)
         // All or nothing: every unit must be delivered and bound to this record, or none is used.
         var r = 0
         while r < Int(units.runCount) {
             var u = units[r].start
             while u < units[r].end {
-                if !pool.isConsumable(u, holder: tk) {
+                if !pool.isConsumable(u, holder: holderToken) {
                     counters.consistencyFaults += 1
                     if incoming {
-                        discardUnits(&records[slot].inUnits, s, slot: slot)
+                        discardUnits(&records[slot].inUnits, session, slot: slot)
                     } else {
-                        discardUnits(&records[slot].outUnits, s, slot: slot)
+                        discardUnits(&records[slot].outUnits, session, slot: slot)
                     }
                     return false
                 }
@@ -95,7 +95,7 @@ extension Engine {
         while r < Int(units.runCount) {
             var u = units[r].start
             while u < units[r].end {
-                pool.consume(u, holder: tk, xorInto: buffer, at: k * configuration.unitSize)
+                pool.consume(u, holder: holderToken, xorInto: buffer, at: k * configuration.unitSize)
                 k += 1
                 u += 1
             }
@@ -105,7 +105,7 @@ extension Engine {
         var e = EngineEvent(kind: .unitsConsumed)
         e.request = records[slot].request
         e.branch = records[slot].branch
-        e.link = sessions[s].link
+        e.link = sessions[session].link
         e.units = units
         #if AKRP_MUTATIONS
         if mutation == .reportsOtherUnits { e.units = EngineMutation.misreported(units) }
@@ -118,27 +118,27 @@ extension Engine {
     // MARK: shares
 
     func handleShare(
-        _ m: Message, _ s: Int, payload: UnsafeRawBufferPointer, now: Nanoseconds, outbox: Outbox
+        _ message: Message, _ session: Int, payload: UnsafeRawBufferPointer, now: Nanoseconds, outbox: Outbox
     ) {
-        guard let p = position(for: m, fromUpstream: true, outbox) else { return }
-        guard m.hop >= 1, Int(m.hop) < p else { return reject(.wrongHop, outbox) }
-        let bytes = Int(m.size) * configuration.unitSize
-        guard m.size >= 1, Int(m.size) <= configuration.maxRequestUnits, payload.count == bytes,
-            Int(m.payloadLength) == bytes
+        guard let p = position(for: message, fromUpstream: true, outbox) else { return }
+        guard message.hop >= 1, Int(message.hop) < p else { return reject(.wrongHop, outbox) }
+        let bytes = Int(message.size) * configuration.unitSize
+        guard message.size >= 1, Int(message.size) <= configuration.maxRequestUnits, payload.count == bytes,
+            Int(message.payloadLength) == bytes
         else { return reject(.badPayload, outbox) }
-        if p < m.path.hops {
-            guard let out = session(of: m.path[p + 1]) else { return reject(.notOnPath, outbox) }
+        if p < message.path.hops {
+            guard let out = self.session(of: message.path[p + 1]) else { return reject(.notOnPath, outbox) }
             guard let (offset, buffer) = outbox.reserveBytes(bytes) else { return }
             buffer.copyMemory(from: payload)
-            var f = m
+            var f = message
             send(&f, out, outbox, payloadOffset: offset)
             return
         }
-        guard let slot = recordIndex.find(m.request, m.branch) else { return reject(.unknownRequest, outbox) }
+        guard let slot = recordIndex.find(message.request, message.branch) else { return reject(.unknownRequest, outbox) }
         guard records[slot].state == .committed, records[slot].isDestination,
-            Int(records[slot].size) == Int(m.size)
+            Int(records[slot].size) == Int(message.size)
         else { return reject(.wrongState, outbox) }
-        let bit: UInt32 = 1 << UInt32(m.hop)
+        let bit: UInt32 = 1 << UInt32(message.hop)
         guard records[slot].shareMask & bit == 0 else { return reject(.duplicateShare, outbox) }
         xorIntoAccumulator(slot, payload)
         records[slot].shareMask |= bit
@@ -149,14 +149,14 @@ extension Engine {
         let bytes = Int(records[slot].size) * configuration.unitSize
         guard let (offset, buffer) = outbox.reserveBytes(bytes) else { return retryPendingSoon(now) }
         guard consumeShare(slot, into: buffer, outbox: outbox) else { return freeRecord(slot) }
-        var m = Message(kind: .share)
-        m.request = records[slot].request
-        m.branch = records[slot].branch
-        m.hop = records[slot].position
-        m.size = records[slot].size
-        m.path = records[slot].path
-        m.payloadLength = UInt16(bytes)
-        send(&m, Int(records[slot].outSession), outbox, payloadOffset: offset)
+        var message = Message(kind: .share)
+        message.request = records[slot].request
+        message.branch = records[slot].branch
+        message.hop = records[slot].position
+        message.size = records[slot].size
+        message.path = records[slot].path
+        message.payloadLength = UInt16(bytes)
+        send(&message, Int(records[slot].outSession), outbox, payloadOffset: offset)
         freeRecord(slot)
     }
 
@@ -178,8 +178,8 @@ extension Engine {
         let h = records[slot].path.hops
         let needed: UInt32 = ((1 << UInt32(h)) - 1) & ~1
         guard records[slot].shareMask == needed else { return }
-        let s = Int(records[slot].inSession)
-        guard delivered(records[slot].inUnits, s) else { return addPending(slot) }
+        let session = Int(records[slot].inSession)
+        guard delivered(records[slot].inUnits, session) else { return addPending(slot) }
         let bytes = Int(records[slot].size) * configuration.unitSize
         guard let (offset, buffer) = outbox.reserveBytes(bytes) else {
             addPending(slot)
@@ -202,7 +202,7 @@ extension Engine {
         d.branch = records[slot].branch
         d.hop = records[slot].position - 1
         d.path = records[slot].path
-        send(&d, s, outbox)
+        send(&d, session, outbox)
         freeRecord(slot)
     }
 
@@ -219,19 +219,19 @@ extension Engine {
         outbox.push(event: e)
     }
 
-    func handleDelivered(_ m: Message, _ s: Int, now: Nanoseconds, outbox: Outbox) {
-        guard let p = position(for: m, fromUpstream: false, outbox) else { return }
-        guard Int(m.hop) == p else { return reject(.wrongHop, outbox) }
+    func handleDelivered(_ message: Message, _ session: Int, now: Nanoseconds, outbox: Outbox) {
+        guard let p = position(for: message, fromUpstream: false, outbox) else { return }
+        guard Int(message.hop) == p else { return reject(.wrongHop, outbox) }
         if p == 0 {
             var e = EngineEvent(kind: .destinationConfirmed)
-            e.request = m.request
-            e.branch = m.branch
+            e.request = message.request
+            e.branch = message.branch
             e.time = now
             outbox.push(event: e)
             return
         }
-        guard let up = session(of: m.path[p - 1]) else { return reject(.notOnPath, outbox) }
-        var f = m
+        guard let up = self.session(of: message.path[p - 1]) else { return reject(.notOnPath, outbox) }
+        var f = message
         f.hop = UInt8(p - 1)
         send(&f, up, outbox)
     }
@@ -254,13 +254,13 @@ extension Engine {
         }
     }
 
-    /// Completes committed records that were waiting for key on session `s`.
-    func runPending(session s: Int, now: Nanoseconds, outbox: Outbox) {
+    /// Completes committed records that were waiting for key on session index `session`.
+    func runPending(session: Int, now: Nanoseconds, outbox: Outbox) {
         var i = pendingCount - 1
         while i >= 0 {
             if i < pendingCount {
                 let slot = Int(pending[i])
-                if Int(records[slot].inSession) == s || Int(records[slot].outSession) == s {
+                if Int(records[slot].inSession) == session || Int(records[slot].outSession) == session {
                     advance(slot, now: now, outbox: outbox)
                 }
             }
@@ -302,12 +302,12 @@ extension Engine {
                 discardUnits(&records[slot].outUnits, out, slot: slot)
             } else {
                 releaseUnits(&records[slot].outUnits, out, slot: slot)
-                var m = Message(kind: .release)
-                m.request = records[slot].request
-                m.branch = records[slot].branch
-                m.hop = p
-                m.path = records[slot].path
-                send(&m, out, outbox)
+                var message = Message(kind: .release)
+                message.request = records[slot].request
+                message.branch = records[slot].branch
+                message.hop = p
+                message.path = records[slot].path
+                send(&message, out, outbox)
                 counters.branchesReleased += 1
             }
         }
@@ -317,13 +317,13 @@ extension Engine {
             switch state {
             case .reserving:
                 releaseUnits(&records[slot].inUnits, inn, slot: slot)
-                var m = Message(kind: .fail)
-                m.request = records[slot].request
-                m.branch = records[slot].branch
-                m.hop = p - 1
-                m.reason = reason.rawValue
-                m.path = records[slot].path
-                send(&m, inn, outbox)
+                var message = Message(kind: .fail)
+                message.request = records[slot].request
+                message.branch = records[slot].branch
+                message.hop = p - 1
+                message.reason = reason.rawValue
+                message.path = records[slot].path
+                send(&message, inn, outbox)
             case .confirmed:
                 // Upstream may have committed: ask before freeing anything.
                 records[slot].state = .aborting
@@ -351,12 +351,12 @@ extension Engine {
     }
 
     func sendAbort(_ slot: Int, outbox: Outbox) {
-        var m = Message(kind: .abort)
-        m.request = records[slot].request
-        m.branch = records[slot].branch
-        m.hop = records[slot].position - 1
-        m.path = records[slot].path
-        send(&m, Int(records[slot].inSession), outbox)
+        var message = Message(kind: .abort)
+        message.request = records[slot].request
+        message.branch = records[slot].branch
+        message.hop = records[slot].position - 1
+        message.path = records[slot].path
+        send(&message, Int(records[slot].inSession), outbox)
         counters.abortsSent += 1
     }
 

@@ -1,79 +1,79 @@
 /// Reservation at the downstream end of a link: CD&R decides which proposed units the branch gets
 /// (docs/PROTOCOL.md §7.2).
 extension Engine {
-    func handleReserve(_ m: Message, _ s: Int, now: Nanoseconds, outbox: Outbox) {
-        guard let p = position(for: m, fromUpstream: true, outbox) else { return }
-        guard Int(m.hop) == p - 1 else { return reject(.wrongHop, outbox) }
-        guard m.size >= 1 && Int(m.size) <= configuration.maxRequestUnits else { return reject(.tooLarge, outbox) }
-        guard m.units.unitCount == Int(m.size) else { return reject(.unitCountMismatch, outbox) }
-        if let last = m.units.last, last >= pools[s].tail &+ 2 &* UInt64(configuration.poolCapacity) {
+    func handleReserve(_ message: Message, _ session: Int, now: Nanoseconds, outbox: Outbox) {
+        guard let p = position(for: message, fromUpstream: true, outbox) else { return }
+        guard Int(message.hop) == p - 1 else { return reject(.wrongHop, outbox) }
+        guard message.size >= 1 && Int(message.size) <= configuration.maxRequestUnits else { return reject(.tooLarge, outbox) }
+        guard message.units.unitCount == Int(message.size) else { return reject(.unitCountMismatch, outbox) }
+        if let last = message.units.last, last >= pools[session].tail &+ 2 &* UInt64(configuration.poolCapacity) {
             return reject(.unitsOutsideWindow, outbox)
         }
-        guard m.path.hops <= Path.maxHops else { return reject(.badPath, outbox) }
-        guard recordIndex.find(m.request, m.branch) == nil else { return reject(.duplicateRequest, outbox) }
+        guard message.path.hops <= Path.maxHops else { return reject(.badPath, outbox) }
+        guard recordIndex.find(message.request, message.branch) == nil else { return reject(.duplicateRequest, outbox) }
         var outSession = -1
-        if p < m.path.hops {
-            guard let o = session(of: m.path[p + 1]) else { return reject(.notOnPath, outbox) }
+        if p < message.path.hops {
+            guard let o = self.session(of: message.path[p + 1]) else { return reject(.notOnPath, outbox) }
             outSession = o
         }
-        notePeerWindow(s, m.index)
-        guard let slot = allocateRecord(m, position: p) else {
+        notePeerWindow(session, message.index)
+        guard let slot = allocateRecord(message, position: p) else {
             counters.failures[Int(FailReason.tableFull.rawValue)] += 1
-            return replyFail(m, s, reason: .tableFull, outbox: outbox)
+            return replyFail(message, session, reason: .tableFull, outbox: outbox)
         }
-        records[slot].inSession = Int16(s)
+        records[slot].inSession = Int16(session)
         records[slot].outSession = Int16(outSession)
-        if p == m.path.hops {
+        if p == message.path.hops {
             guard let a = accumulatorSlots.take() else {
                 freeRecord(slot)
                 counters.failures[Int(FailReason.tableFull.rawValue)] += 1
-                return replyFail(m, s, reason: .tableFull, outbox: outbox)
+                return replyFail(message, session, reason: .tableFull, outbox: outbox)
             }
             records[slot].accumulator = Int16(a)
         }
         // CD&R at the downstream end.
-        records[slot].windowAtAccept = pools[s].windowEnd
-        let (final, why) = acceptUnits(m.units, s, slot: slot, size: Int(m.size), deadline: m.time, now: now)
+        records[slot].windowAtAccept = pools[session].windowEnd
+        let (final, why) = acceptUnits(message.units, session, slot: slot, size: Int(message.size), deadline: message.time, now: now)
         guard why == .none else {
             freeRecord(slot)
             counters.failures[Int(why.rawValue)] += 1
-            return replyFail(m, s, reason: why, outbox: outbox)
+            return replyFail(message, session, reason: why, outbox: outbox)
         }
         records[slot].inUnits = final
-        records[slot].eta = eta(of: final, s, now: now)
+        records[slot].eta = eta(of: final, session, now: now)
         records[slot].expiry = now &+ configuration.lease
         noteTimer(records[slot].expiry)
-        if p == m.path.hops {
+        if p == message.path.hops {
             records[slot].state = .confirmed
             var c = Message(kind: .confirm)
-            c.request = m.request
-            c.branch = m.branch
+            c.request = message.request
+            c.branch = message.branch
             c.hop = UInt8(p - 1)
             c.units = final
             c.time = records[slot].eta
-            c.path = m.path
-            c.size = m.size
+            c.path = message.path
+            c.size = message.size
             c.index = records[slot].windowAtAccept
-            send(&c, s, outbox)
+            send(&c, session, outbox)
             return
         }
         guard sessions[outSession].up else {
-            releaseUnits(&records[slot].inUnits, s, slot: slot)
+            releaseUnits(&records[slot].inUnits, session, slot: slot)
             freeRecord(slot)
             counters.failures[Int(FailReason.linkDown.rawValue)] += 1
-            return replyFail(m, s, reason: .linkDown, outbox: outbox)
+            return replyFail(message, session, reason: .linkDown, outbox: outbox)
         }
-        let (out, why2) = chooseUnits(outSession, slot: slot, count: Int(m.size), deadline: m.time, now: now)
+        let (out, why2) = chooseUnits(outSession, slot: slot, count: Int(message.size), deadline: message.time, now: now)
         guard why2 == .none else {
-            releaseUnits(&records[slot].inUnits, s, slot: slot)
+            releaseUnits(&records[slot].inUnits, session, slot: slot)
             freeRecord(slot)
             counters.failures[Int(why2.rawValue)] += 1
-            return replyFail(m, s, reason: why2, outbox: outbox)
+            return replyFail(message, session, reason: why2, outbox: outbox)
         }
         records[slot].outUnits = out
         records[slot].eta = max(records[slot].eta, eta(of: out, outSession, now: now))
         records[slot].state = .reserving
-        var f = m
+        var f = message
         f.hop = UInt8(p)
         f.units = out
         f.index = pools[outSession].windowEnd
@@ -84,9 +84,9 @@ extension Engine {
     /// the rest. Units owned by the upstream end are its decision: accepted unless they are gone here
     /// (then refused, and the upstream end discards them). Units owned here are granted when free.
     func acceptUnits(
-        _ proposed: UnitRuns, _ s: Int, slot: Int, size: Int, deadline: Nanoseconds, now: Nanoseconds
+        _ proposed: UnitRuns, _ session: Int, slot: Int, size: Int, deadline: Nanoseconds, now: Nanoseconds
     ) -> (UnitRuns, FailReason) {
-        let pool = pools[s]
+        let pool = pools[session]
         var picked = InlineArray<256, UInt64>(repeating: 0)
         var n = 0
         var r = 0
@@ -105,10 +105,10 @@ extension Engine {
         if n < size {
             // Substitute own units (no conflict possible: this end decides them).
             // Never past the window the upstream end can track: it would have to refuse them.
-            let limit = min(indexLimit(s, deadline: deadline, now: now), peerLimit(s))
+            let limit = min(indexLimit(session, deadline: deadline, now: now), peerLimit(session))
             var o = pool.nextAvailable(from: pool.head, owned: true, limit: limit)
             var reserved = 0
-            let authenticationFloor = sessions[s].authenticationSent
+            let authenticationFloor = sessions[session].authenticationSent
             while n < size, let u = o {
                 if u < pool.tail && u > authenticationFloor && reserved < configuration.authenticationReserve {
                     reserved += 1
@@ -178,13 +178,13 @@ extension Engine {
         }
     }
 
-    func replyFail(_ m: Message, _ s: Int, reason: FailReason, outbox: Outbox) {
+    func replyFail(_ message: Message, _ session: Int, reason: FailReason, outbox: Outbox) {
         var f = Message(kind: .fail)
-        f.request = m.request
-        f.branch = m.branch
-        f.hop = m.hop
+        f.request = message.request
+        f.branch = message.branch
+        f.hop = message.hop
         f.reason = reason.rawValue
-        f.path = m.path
-        send(&f, s, outbox)
+        f.path = message.path
+        send(&f, session, outbox)
     }
 }

@@ -24,14 +24,14 @@ extension Engine {
 
     /// The key pool of the link to `neighbour`.
     public func pool(toward neighbour: NodeID) -> KeyPool? {
-        guard let s = session(of: neighbour) else { return nil }
-        return pools[s]
+        guard let session = self.session(of: neighbour) else { return nil }
+        return pools[session]
     }
 
     /// Whether the link to `neighbour` has completed its handshake.
     public func isLinkUp(toward neighbour: NodeID) -> Bool {
-        guard let s = session(of: neighbour) else { return false }
-        return sessions[s].up
+        guard let session = self.session(of: neighbour) else { return false }
+        return sessions[session].up
     }
 
     /// The neighbours of this node, in session order.
@@ -96,7 +96,7 @@ extension Engine {
     func pathHasKey(_ path: Path, units: Int) -> Bool {
         var h = 0
         while h < path.hops {
-            guard let li = topology.linkIndex[path.link(h)], router.knownLevel(link: li) >= Double(max(units, 16)) else {
+            guard let linkIndex = topology.linkIndex[path.link(h)], router.knownLevel(link: linkIndex) >= Double(max(units, 16)) else {
                 return false
             }
             h += 1
@@ -136,43 +136,43 @@ extension Engine {
     public func deliverKey(
         from neighbour: NodeID, index: UnitIndex, bytes: UnsafeRawBufferPointer, now: Nanoseconds, outbox: Outbox
     ) throws(KeyPoolError) {
-        guard let s = session(of: neighbour) else {
+        guard let session = self.session(of: neighbour) else {
             reject(.unknownLink, outbox)
             throw .notStarted
         }
-        counters.unitsDiscarded += UInt64(try pools[s].deliver(index: index, bytes: bytes))
-        noteDelivery(s, units: bytes.count / configuration.unitSize, now: now)
-        if pendingCount > 0 { runPending(session: s, now: now, outbox: outbox) }
+        counters.unitsDiscarded += UInt64(try pools[session].deliver(index: index, bytes: bytes))
+        noteDelivery(session, units: bytes.count / configuration.unitSize, now: now)
+        if pendingCount > 0 { runPending(session: session, now: now, outbox: outbox) }
     }
 
     /// Handles one message from a neighbour. Invalid input is refused with a counted
     /// ``InputRejection`` (also reported as an event) and leaves the state unchanged.
-    public func receive(_ m: Message, payload: UnsafeRawBufferPointer, now: Nanoseconds, outbox: Outbox) {
+    public func receive(_ message: Message, payload: UnsafeRawBufferPointer, now: Nanoseconds, outbox: Outbox) {
         counters.messagesReceived += 1
-        guard m.to == node, let s = session(of: m.from) else { return reject(.unknownNeighbour, outbox) }
-        switch m.kind {
-        case .hello: return handleHello(m, s, now: now, outbox: outbox)
-        case .resync: return handleResync(m, s, now: now, outbox: outbox)
+        guard message.to == node, let session = self.session(of: message.from) else { return reject(.unknownNeighbour, outbox) }
+        switch message.kind {
+        case .hello: return handleHello(message, session, now: now, outbox: outbox)
+        case .resync: return handleResync(message, session, now: now, outbox: outbox)
         default: break
         }
-        guard m.incarnation == sessions[s].peerIncarnation else {
-            return reject(m.incarnation < sessions[s].peerIncarnation ? .staleIncarnation : .wrongIncarnation, outbox)
+        guard message.incarnation == sessions[session].peerIncarnation else {
+            return reject(message.incarnation < sessions[session].peerIncarnation ? .staleIncarnation : .wrongIncarnation, outbox)
         }
-        guard m.peerIncarnation == incarnation else { return reject(.wrongIncarnation, outbox) }
-        guard m.sequence > sessions[s].receiveSequence else { return reject(.duplicateOrStale, outbox) }
-        guard sessions[s].up else { return reject(.linkNotUp, outbox) }
-        sessions[s].receiveSequence = m.sequence
-        switch m.kind {
-        case .reserve: handleReserve(m, s, now: now, outbox: outbox)
-        case .confirm: handleConfirm(m, s, now: now, outbox: outbox)
-        case .fail: handleFail(m, s, now: now, outbox: outbox)
-        case .commit: handleCommit(m, s, payload: payload, now: now, outbox: outbox)
-        case .share: handleShare(m, s, payload: payload, now: now, outbox: outbox)
-        case .release: handleRelease(m, s, now: now, outbox: outbox)
-        case .abort: handleAbort(m, s, now: now, outbox: outbox)
-        case .abortReply: handleAbortReply(m, s, now: now, outbox: outbox)
-        case .linkState: handleLinkState(m, s, outbox: outbox)
-        case .delivered: handleDelivered(m, s, now: now, outbox: outbox)
+        guard message.peerIncarnation == incarnation else { return reject(.wrongIncarnation, outbox) }
+        guard message.sequence > sessions[session].receiveSequence else { return reject(.duplicateOrStale, outbox) }
+        guard sessions[session].up else { return reject(.linkNotUp, outbox) }
+        sessions[session].receiveSequence = message.sequence
+        switch message.kind {
+        case .reserve: handleReserve(message, session, now: now, outbox: outbox)
+        case .confirm: handleConfirm(message, session, now: now, outbox: outbox)
+        case .fail: handleFail(message, session, now: now, outbox: outbox)
+        case .commit: handleCommit(message, session, payload: payload, now: now, outbox: outbox)
+        case .share: handleShare(message, session, payload: payload, now: now, outbox: outbox)
+        case .release: handleRelease(message, session, now: now, outbox: outbox)
+        case .abort: handleAbort(message, session, now: now, outbox: outbox)
+        case .abortReply: handleAbortReply(message, session, now: now, outbox: outbox)
+        case .linkState: handleLinkState(message, session, outbox: outbox)
+        case .delivered: handleDelivered(message, session, now: now, outbox: outbox)
         case .hello, .resync: break
         }
     }

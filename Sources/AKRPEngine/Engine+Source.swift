@@ -11,24 +11,24 @@ extension Engine {
         counters.branchesLaunched += 1
         let path = sources[src].paths[pathIndex]
         let request = sources[src].request
-        guard let out = session(of: path[1]), sessions[out].up else {
+        guard let out = self.session(of: path[1]), sessions[out].up else {
             return branchFailed(request, branch: UInt8(b), reason: .linkDown, now: now, outbox: outbox)
         }
-        var m = Message(kind: .reserve)
-        m.request = request
-        m.branch = UInt8(b)
-        m.path = path
-        m.size = sources[src].size
-        m.time = sources[src].deadline
+        var message = Message(kind: .reserve)
+        message.request = request
+        message.branch = UInt8(b)
+        message.path = path
+        message.size = sources[src].size
+        message.time = sources[src].deadline
         if let detour = configuration.detourBudget, path.hops > Int(sources[src].directHops) {
-            m.time = min(m.time, sources[src].arrival &+ detour)
+            message.time = min(message.time, sources[src].arrival &+ detour)
             counters.detourBranches += 1
         }
-        guard let slot = allocateRecord(m, position: 0) else {
+        guard let slot = allocateRecord(message, position: 0) else {
             return branchFailed(request, branch: UInt8(b), reason: .tableFull, now: now, outbox: outbox)
         }
         records[slot].outSession = Int16(out)
-        let (units, why) = chooseUnits(out, slot: slot, count: Int(m.size), deadline: m.time, now: now)
+        let (units, why) = chooseUnits(out, slot: slot, count: Int(message.size), deadline: message.time, now: now)
         guard why == .none else {
             freeRecord(slot)
             return branchFailed(request, branch: UInt8(b), reason: why, now: now, outbox: outbox)
@@ -38,10 +38,10 @@ extension Engine {
         records[slot].state = .reserving
         records[slot].expiry = now &+ configuration.lease
         noteTimer(records[slot].expiry)
-        m.units = units
-        m.hop = 0
-        m.index = pools[out].windowEnd
-        send(&m, out, outbox)
+        message.units = units
+        message.hop = 0
+        message.index = pools[out].windowEnd
+        send(&message, out, outbox)
     }
 
     /// A branch's source record received its confirm.
@@ -180,16 +180,16 @@ extension Engine {
         outbox.push(event: e)
         let bytes = Int(records[slot].size) * configuration.unitSize
         if let (offset, _) = outbox.reserveBytes(bytes) {
-            var m = Message(kind: .commit)
-            m.request = records[slot].request
-            m.branch = UInt8(b)
-            m.hop = 0
-            m.size = records[slot].size
-            m.time = records[slot].eta
-            m.path = records[slot].path
-            m.units = records[slot].outUnits
-            m.payloadLength = UInt16(bytes)
-            send(&m, Int(records[slot].outSession), outbox, payloadOffset: offset)
+            var message = Message(kind: .commit)
+            message.request = records[slot].request
+            message.branch = UInt8(b)
+            message.hop = 0
+            message.size = records[slot].size
+            message.time = records[slot].eta
+            message.path = records[slot].path
+            message.units = records[slot].outUnits
+            message.payloadLength = UInt16(bytes)
+            send(&message, Int(records[slot].outSession), outbox, payloadOffset: offset)
         }
         if delivered(records[slot].outUnits, Int(records[slot].outSession)) {
             finishSource(slot, now: now, outbox: outbox)

@@ -1,21 +1,21 @@
 /// Freeing and discarding the units a record holds on a link, with the discard counter.
 extension Engine {
-    /// Frees the units of `units` that `slot` holds on session `s` and clears the list.
-    func releaseUnits(_ units: inout UnitRuns, _ s: Int, slot: Int) {
+    /// Frees the units of `units` that `slot` holds on session index `session` and clears the list.
+    func releaseUnits(_ units: inout UnitRuns, _ session: Int, slot: Int) {
         #if AKRP_MUTATIONS
         if mutation == .leaksReleasedUnits {
             units = UnitRuns()
             return
         }
-        if mutation == .discardsReleasedUnits { return discardUnits(&units, s, slot: slot) }
+        if mutation == .discardsReleasedUnits { return discardUnits(&units, session, slot: slot) }
         #endif
-        let pool = pools[s]
-        let tk = token(slot)
+        let pool = pools[session]
+        let holderToken = token(slot)
         var r = 0
         while r < Int(units.runCount) {
             var u = units[r].start
             while u < units[r].end {
-                if pool.holder(u) == tk { pool.free(u) }
+                if pool.holder(u) == holderToken { pool.free(u) }
                 u += 1
             }
             r += 1
@@ -23,16 +23,16 @@ extension Engine {
         units = UnitRuns()
     }
 
-    /// Discards the units of `units` that `slot` holds on session `s` and clears the list.
-    func discardUnits(_ units: inout UnitRuns, _ s: Int, slot: Int) {
-        let pool = pools[s]
-        let tk = token(slot)
+    /// Discards the units of `units` that `slot` holds on session index `session` and clears the list.
+    func discardUnits(_ units: inout UnitRuns, _ session: Int, slot: Int) {
+        let pool = pools[session]
+        let holderToken = token(slot)
         var n = 0
         var r = 0
         while r < Int(units.runCount) {
             var u = units[r].start
             while u < units[r].end {
-                if pool.holder(u) == tk {
+                if pool.holder(u) == holderToken {
                     pool.discard(u)
                     n += 1
                 }
@@ -41,15 +41,15 @@ extension Engine {
             r += 1
         }
         units = UnitRuns()
-        noteDiscarded(n, s)
+        noteDiscarded(n, session)
     }
 
-    func discardUnit(_ u: UnitIndex, _ s: Int) {
-        pools[s].discard(u)
-        noteDiscarded(1, s)
+    func discardUnit(_ u: UnitIndex, _ session: Int) {
+        pools[session].discard(u)
+        noteDiscarded(1, session)
     }
 
-    private func noteDiscarded(_ n: Int, _ s: Int) {
+    private func noteDiscarded(_ n: Int, _ session: Int) {
         counters.unitsDiscarded += UInt64(n)
     }
 }

@@ -1,15 +1,15 @@
 /// Choosing units at the upstream end of a link (docs/PROTOCOL.md §7.1), within the window the peer
 /// announced (§7.5).
 extension Engine {
-    /// Chooses `count` free units on session `s` for record `slot` as the link's upstream end, all with an
+    /// Chooses `count` free units on session index `session` for record `slot` as the link's upstream end, all with an
     /// ETA no later than `deadline`: own units first (bound at once), then the other end's delivered
     /// units, then the other end's future units (proposed; the owner decides).
     /// Returns the units, or the reason none fit.
     func chooseUnits(
-        _ s: Int, slot: Int, count: Int, deadline: Nanoseconds, now: Nanoseconds
+        _ session: Int, slot: Int, count: Int, deadline: Nanoseconds, now: Nanoseconds
     ) -> (UnitRuns, FailReason) {
-        let pool = pools[s]
-        let limit = min(indexLimit(s, deadline: deadline, now: now), peerLimit(s))
+        let pool = pools[session]
+        let limit = min(indexLimit(session, deadline: deadline, now: now), peerLimit(session))
         var picked = InlineArray<256, UInt64>(repeating: 0)
         var n = 0
         // Pass 1: own units anywhere within the limit, and the other end's delivered units, in index order.
@@ -20,7 +20,7 @@ extension Engine {
         // stay free for authenticating frames; units below that point are for requests, or nothing would
         // ever use them and they would pin the pool's head.
         var reserved = 0
-        let authenticationFloor = sessions[s].authenticationSent
+        let authenticationFloor = sessions[session].authenticationSent
         while n < count {
             if let o = own, other == nil || o < other! {
                 own = pool.nextAvailable(from: o + 1, owned: true, limit: limit)
@@ -66,18 +66,18 @@ extension Engine {
 
     /// Units at or past this index cannot be tracked by the peer yet: never propose them.
     @inline(__always)
-    func peerLimit(_ s: Int) -> UnitIndex {
-        let w = sessions[s].peerWindowEnd
+    func peerLimit(_ session: Int) -> UnitIndex {
+        let w = sessions[session].peerWindowEnd
         // A hint at or below this end's head is stale (announced before this end moved on — a frame in
         // flight, or the other end not yet caught up): it would forbid every proposal. Own window instead;
         // units the other end cannot track are refused by it, never lost (§7.5).
-        return w == 0 || w <= pools[s].head ? pools[s].windowEnd : w
+        return w == 0 || w <= pools[session].head ? pools[session].windowEnd : w
     }
 
     /// Records the window end a peer announced in a reserve or confirm.
     @inline(__always)
-    func notePeerWindow(_ s: Int, _ end: UInt64) {
-        if end > sessions[s].peerWindowEnd { sessions[s].peerWindowEnd = end }
+    func notePeerWindow(_ session: Int, _ end: UInt64) {
+        if end > sessions[session].peerWindowEnd { sessions[session].peerWindowEnd = end }
     }
 
     @inline(__always)

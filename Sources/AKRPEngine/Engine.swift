@@ -5,10 +5,15 @@
 /// ``Outbox``. It never reads a clock and allocates nothing after ``init(node:topology:configuration:incarnation:)``.
 /// Same inputs in the same order give the same outputs. The protocol is specified in `docs/PROTOCOL.md`.
 public final class Engine {
+    /// The node this engine runs.
     public let node: NodeID
+    /// This run of the node: distinct and increasing across restarts.
     public let incarnation: UInt64
+    /// The configuration every table and pool was sized from.
     public let configuration: EngineConfiguration
+    /// The network as configured (nodes, links, rates, delays).
     public let topology: Topology
+    /// The path search over `topology` with key-aware costs.
     public let router: Router
     /// Counters live behind a pointer: bumping them on hot paths needs no exclusivity check.
     let countersStorage: UnsafeMutablePointer<EngineCounters>
@@ -73,25 +78,26 @@ public final class Engine {
         guard neighbours.count <= configuration.maxNeighbours else {
             throw .invalid(field: "maxNeighbours", reason: "node \(node.rawValue) has \(neighbours.count) links")
         }
-        var s: [Session] = []
-        var p: [KeyPool] = []
-        for (peer, li) in neighbours {
-            let l = topology.links[li]
-            var session = Session(peer: peer, link: l.id, topologyIndex: li, unitInterval: 1e9 / l.unitsPerSecond)
+        var sessionList: [Session] = []
+        var poolList: [KeyPool] = []
+        for (peer, linkIndex) in neighbours {
+            let link = topology.links[linkIndex]
+            var session = Session(
+                peer: peer, link: link.id, topologyIndex: linkIndex, unitInterval: 1e9 / link.unitsPerSecond)
             // Link-state serials continue across restarts: a new incarnation starts far ahead.
             session.linkStateSerial = UInt32(truncatingIfNeeded: incarnation) &<< 20
-            s.append(session)
-            p.append(
+            sessionList.append(session)
+            poolList.append(
                 KeyPool(
                     capacity: configuration.poolCapacity, unitSize: configuration.unitSize,
                     ownershipBlock: configuration.ownershipBlock, isLowEnd: node < peer))
         }
-        sessionCount = s.count
-        sessions = .allocate(capacity: max(1, s.count))
-        sessions.initialize(from: s, count: s.count)
+        sessionCount = sessionList.count
+        sessions = .allocate(capacity: max(1, sessionList.count))
+        sessions.initialize(from: sessionList, count: sessionList.count)
         countersStorage = .allocate(capacity: 1)
         countersStorage.initialize(to: EngineCounters())
-        pools = p
+        pools = poolList
         records = .allocate(capacity: configuration.recordCapacity)
         records.initialize(repeating: Record(), count: configuration.recordCapacity)
         recordSlots = SlotAllocator(capacity: configuration.recordCapacity)

@@ -1,12 +1,16 @@
 /// A relay box. Node identifiers are configured, non-zero and unique in a network.
 public struct NodeID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The configured identifier; 0 means no node.
     public var rawValue: UInt32
     /// Creates a node identifier; `0` is reserved for "no node".
     public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// Creates a node identifier from its number; `0` is reserved for "no node".
     public init(_ value: UInt32) { self.rawValue = value }
     /// The reserved "no node" value.
     public static let none = NodeID(0)
+    /// Orders nodes by identifier (the low end of a link is the smaller).
     public static func < (a: NodeID, b: NodeID) -> Bool { a.rawValue < b.rawValue }
+    /// The node as `n` followed by its number.
     public var description: String { "n\(rawValue)" }
 }
 
@@ -22,6 +26,7 @@ public struct LinkID: Hashable, Sendable, CustomStringConvertible {
     }
     /// The end of the link that is not `node`.
     public func peer(of node: NodeID) -> NodeID { node == low ? high : low }
+    /// The link as its two ends, low first.
     public var description: String { "\(low)-\(high)" }
 }
 
@@ -31,15 +36,18 @@ public struct RequestID: Hashable, Comparable, Sendable, CustomStringConvertible
     public var source: NodeID
     /// A counter chosen by the source; unique per source incarnation.
     public var serial: UInt32
+    /// The request `serial` of `source`.
     public init(source: NodeID, serial: UInt32) {
         self.source = source
         self.serial = serial
     }
     /// The reserved "no request" value.
     public static let none = RequestID(source: .none, serial: 0)
+    /// Orders requests by source, then serial.
     public static func < (a: RequestID, b: RequestID) -> Bool {
         (a.source.rawValue, a.serial) < (b.source.rawValue, b.serial)
     }
+    /// The request as `source:serial`.
     public var description: String { "\(source.rawValue):\(serial)" }
 }
 

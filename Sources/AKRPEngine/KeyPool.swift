@@ -31,8 +31,11 @@ public enum KeyPoolError: Error, Sendable, Equatable {
 /// Unit ownership for allocation alternates in blocks of `ownershipBlock` units: the low end of the link
 /// owns even blocks, the high end odd blocks (see `docs/PROTOCOL.md`, CD&R).
 public final class KeyPool {
+    /// Units the ring holds (the window: head ..< head + capacity).
     public let capacity: Int
+    /// Bytes per unit.
     public let unitSize: Int
+    /// Units per ownership block (CD&R: the low end owns even blocks, the high end odd ones).
     public let ownershipBlock: UInt64
     /// Whether this end is the link's low end.
     public let isLowEnd: Bool
@@ -50,8 +53,11 @@ public final class KeyPool {
     private let holders: UnsafeMutablePointer<UInt32>
 
     // Counters, in units.
+    /// Units the device delivered into the pool.
     public private(set) var deliveredUnits: UInt64 = 0
+    /// Units consumed (into keys, shares or authentication).
     public private(set) var consumedUnits: UInt64 = 0
+    /// Units discarded (never used).
     public private(set) var discardedUnits: UInt64 = 0
     /// Units that are proposed or bound right now.
     public private(set) var heldUnits: Int = 0

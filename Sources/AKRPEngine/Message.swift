@@ -54,6 +54,7 @@ public enum FailReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// The units of a link were discarded (crash, doubt) after being reserved.
     case unitsDiscarded = 11
 
+    /// The reason as a short hyphenated name.
     public var description: String {
         switch self {
         case .none: "none"
@@ -86,6 +87,7 @@ public enum AbortOutcome: UInt8, Sendable {
 /// (see `docs/PROTOCOL.md`); unused fields are zero. Key bytes never live here: a `commit` or
 /// `share` carries them as a separate payload of `payloadLength` bytes.
 public struct Message: Sendable, Equatable {
+    /// What the message is; decides which fields are used.
     public var kind: MessageKind
     /// Sending node.
     public var from: NodeID
@@ -97,6 +99,7 @@ public struct Message: Sendable, Equatable {
     public var peerIncarnation: UInt64
     /// Per directed link, strictly increasing within one sender incarnation.
     public var sequence: UInt64
+    /// The request the message is about (every kind but hello, resync and linkState).
     public var request: RequestID
     /// Branch of a multipath request (0 for single path).
     public var branch: UInt8
@@ -119,6 +122,7 @@ public struct Message: Sendable, Equatable {
     public var subject: LinkID
     /// Which nodes' shares are XORed into a commit's payload (bit i = node i of the path).
     public var shareMask: UInt32
+    /// The path of the request branch, source first.
     public var path: Path
     /// Proposed units (reserve), final units (confirm), or the committed units of the link (commit).
     public var units: UnitRuns

@@ -23,20 +23,33 @@ public enum KeyRole: UInt8, Sendable { case source = 0, destination = 1 }
 
 /// One engine event: a flat value; each kind uses a subset of the fields.
 public struct EngineEvent: Sendable, Equatable {
+    /// What happened; decides which fields are used.
     public var kind: EngineEventKind
+    /// The request the event is about.
     public var request: RequestID = .none
+    /// The branch of the request (0 for single path).
     public var branch: UInt8 = 0
+    /// Whether a delivered key is the source's or the destination's.
     public var role: KeyRole = .source
+    /// Why a request failed (`requestFailed`).
     public var reason: FailReason = .none
+    /// Why an input was refused (`inputRejected`).
     public var rejection: InputRejection = .none
+    /// The link whose units were consumed or discarded.
     public var link: LinkID = LinkID(.none, .none)
+    /// The units consumed or discarded on `link`.
     public var units: UnitRuns = UnitRuns()
+    /// A number of units (discards).
     public var count: Int = 0
+    /// When it happened, or the expected completion time (`requestAccepted`).
     public var time: Nanoseconds = 0
     /// Where the key bytes of a `keyDelivered` event are in the outbox's payload arena.
     public var payloadOffset: Int = 0
+    /// Length of the key bytes of a `keyDelivered` event in the payload arena.
     public var payloadLength: Int = 0
+    /// The path of the branch a key came over.
     public var path: Path = Path()
+    /// An event of `kind` with every other field empty.
     public init(kind: EngineEventKind) { self.kind = kind }
 }
 
@@ -63,6 +76,7 @@ public enum InputRejection: UInt8, Sendable, CaseIterable, CustomStringConvertib
     case notStarted
     case deliveryRejected
 
+    /// The reason as a short hyphenated name.
     public var description: String {
         switch self {
         case .none: "none"
@@ -92,10 +106,15 @@ public enum InputRejection: UInt8, Sendable, CaseIterable, CustomStringConvertib
 /// The caller-provided, fixed-capacity output of engine calls: messages to neighbours (with their key
 /// payloads), and events. The shell drains it after each call and calls ``clear()``.
 public final class Outbox {
+    /// Messages one engine call may write.
     public let messageCapacity: Int
+    /// Events one engine call may write.
     public let eventCapacity: Int
+    /// Bytes for key payloads and delivered keys.
     public let arenaCapacity: Int
+    /// Messages written since the last ``clear()``.
     public private(set) var messageCount = 0
+    /// Events written since the last ``clear()``.
     public private(set) var eventCount = 0
     private var arenaUsed = 0
     private let messages: UnsafeMutablePointer<Message>
@@ -104,6 +123,7 @@ public final class Outbox {
     private let arena: UnsafeMutableRawBufferPointer
     /// Messages dropped because the outbox was full (they count as lost on the network).
     public private(set) var droppedMessages: UInt64 = 0
+    /// Events dropped because the outbox was full.
     public private(set) var droppedEvents: UInt64 = 0
 
     /// Allocates the outbox once.

@@ -47,7 +47,9 @@ public struct Path: Hashable, Sendable, CustomStringConvertible {
     public var hops: Int { nodeCount == 0 ? 0 : Int(nodeCount) - 1 }
     /// The node at position `i` (0 = source).
     public subscript(i: Int) -> NodeID { NodeID(nodes[i]) }
+    /// The first node: the source of the request.
     public var source: NodeID { self[0] }
+    /// The last node: the destination of the request.
     public var destination: NodeID { self[Int(nodeCount) - 1] }
     /// The link of hop `h` (from node `h` to node `h + 1`).
     public func link(_ h: Int) -> LinkID { LinkID(self[h], self[h + 1]) }
@@ -60,6 +62,7 @@ public struct Path: Hashable, Sendable, CustomStringConvertible {
         }
         return nil
     }
+    /// Equal when the meaningful nodes are equal (the unused slots are ignored).
     public static func == (a: Path, b: Path) -> Bool {
         guard a.nodeCount == b.nodeCount else { return false }
         var i = 0
@@ -69,11 +72,13 @@ public struct Path: Hashable, Sendable, CustomStringConvertible {
         }
         return true
     }
+    /// Hashes the meaningful nodes only.
     public func hash(into h: inout Hasher) {
         h.combine(nodeCount)
         var i = 0
         while i < Int(nodeCount) { h.combine(nodes[i]); i += 1 }
     }
+    /// The nodes joined by `>`.
     public var description: String {
         var s = ""
         var i = 0

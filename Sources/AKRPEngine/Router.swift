@@ -1,6 +1,7 @@
 /// Path search over the configured topology with key-aware link costs. Scratch space is allocated once
 /// per router; a search allocates nothing.
 public final class Router {
+    /// The network searched.
     public let topology: Topology
     private let n: Int
     private let dist: UnsafeMutablePointer<Double>
@@ -15,6 +16,7 @@ public final class Router {
     let rate: UnsafeMutablePointer<Double>
     private let directHopsTable: UnsafeMutablePointer<UInt8>
 
+    /// Allocates the search scratch space for `topology` once.
     public init(topology: Topology) {
         self.topology = topology
         n = topology.nodes.count

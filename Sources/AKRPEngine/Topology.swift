@@ -1,23 +1,29 @@
 /// One QKD link of the network as configured.
 public struct TopologyLink: Sendable, Equatable {
+    /// One end of the link.
     public var a: NodeID
+    /// The other end of the link.
     public var b: NodeID
     /// Nominal secret key rate, in key units per second.
     public var unitsPerSecond: Double
     /// Classical one-way delay, nanoseconds.
     public var delay: Nanoseconds
+    /// The link between `a` and `b` with its nominal key rate (units/s) and one-way delay (ns).
     public init(a: NodeID, b: NodeID, unitsPerSecond: Double, delay: Nanoseconds) {
         self.a = a
         self.b = b
         self.unitsPerSecond = unitsPerSecond
         self.delay = delay
     }
+    /// The link's identifier (its ends, low first).
     public var id: LinkID { LinkID(a, b) }
 }
 
 /// The network every node knows from its configuration: nodes, links, adjacency. Immutable and shared.
 public final class Topology: Sendable {
+    /// The nodes, in configuration order.
     public let nodes: [NodeID]
+    /// The links, in configuration order (their index is the link number).
     public let links: [TopologyLink]
     let nodeIndex: [NodeID: Int]
     let linkIndex: [LinkID: Int]

@@ -1,7 +1,10 @@
 /// A contiguous range of key units: `count` units starting at `start`.
 public struct UnitRun: Hashable, Sendable {
+    /// The first unit.
     public var start: UnitIndex
+    /// Number of units.
     public var count: UInt32
+    /// `count` units from `start`.
     public init(start: UnitIndex, count: UInt32) {
         self.start = start
         self.count = count
@@ -16,9 +19,12 @@ public struct UnitRun: Hashable, Sendable {
 public struct UnitRuns: Hashable, Sendable, CustomStringConvertible {
     /// Maximum number of runs (fragments) one request may hold on one link.
     public static let capacity = 8
+    /// The runs; only the first ``runCount`` are meaningful.
     public private(set) var runs: InlineArray<8, UnitRun>
+    /// Number of runs held.
     public private(set) var runCount: UInt8
 
+    /// No units.
     public init() {
         runs = InlineArray(repeating: UnitRun(start: 0, count: 0))
         runCount = 0
@@ -31,7 +37,9 @@ public struct UnitRuns: Hashable, Sendable, CustomStringConvertible {
         while i < Int(runCount) { n += Int(runs[i].count); i += 1 }
         return n
     }
+    /// Whether no unit is held.
     public var isEmpty: Bool { runCount == 0 }
+    /// Run `i` (0 ..< ``runCount``).
     public subscript(i: Int) -> UnitRun { runs[i] }
 
     /// Appends one unit; it must be larger than every unit already held (callers allocate in index order).
@@ -103,6 +111,7 @@ public struct UnitRuns: Hashable, Sendable, CustomStringConvertible {
     /// Largest unit index held, or nil when empty.
     public var last: UnitIndex? { runCount == 0 ? nil : runs[Int(runCount) - 1].end - 1 }
 
+    /// Equal when the meaningful runs are equal.
     public static func == (a: UnitRuns, b: UnitRuns) -> Bool {
         guard a.runCount == b.runCount else { return false }
         var i = 0
@@ -112,10 +121,12 @@ public struct UnitRuns: Hashable, Sendable, CustomStringConvertible {
         }
         return true
     }
+    /// Hashes the meaningful runs only.
     public func hash(into h: inout Hasher) {
         var i = 0
         while i < Int(runCount) { h.combine(runs[i]); i += 1 }
     }
+    /// The runs as `[start+count, …]`.
     public var description: String {
         var s = "["
         var i = 0
