@@ -11,8 +11,12 @@ public import AKRPEngine
 /// messages delivered at once, two key blocks); it returns how many input events the engines handled.
 /// Setup and the first rounds allocate (tables, first use); the rounds after must not.
 public final class ContendedBench {
+    /// The four engines, node 1 first.
     public let engines: [Engine]
+    /// The ring 1-2-3-4-1 (1,000 units/s per link nominal, 1 ms one-way delay).
     public let topology: Topology
+    /// Every engine's configuration: 512-unit pools, ownership blocks of 4, 2 paths, link state every
+    /// 200 ms (checked every 20 ms), no detour restriction.
     public let configuration: EngineConfiguration
     let outbox: Outbox
     let ringCapacity = 4096
