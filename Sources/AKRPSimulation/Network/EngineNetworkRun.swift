@@ -307,8 +307,11 @@ public final class EngineNetworkRun: NetworkRun {
     }
 }
 
-/// JSON lines of per-request outcomes (the `--trace` format of `docs/SIMULATOR.md`).
-func traceLines(protocol p: ProtocolKind, scenario s: Scenario, outcomes o: Outcomes) -> [String] {
+/// JSON lines of per-request outcomes (the `--trace` format of `docs/SIMULATOR.md`). Each line names its
+/// run — protocol, routing, load and (AKRP) latency budget — so that the lines of a sweep stay apart.
+func traceLines(protocol p: ProtocolKind, routing: RoutingPolicy, scenario s: Scenario, outcomes o: Outcomes) -> [String] {
+    let budget = p.isEngine ? "\(s.latencyBudget / 1_000_000)" : "null"
+    let run = "\"protocol\":\"\(p.rawValue)\",\"routing\":\"\(routing.rawValue)\",\"load\":\(s.load),\"budget_ms\":\(budget)"
     var out: [String] = []
     out.reserveCapacity(s.arrivals.count)
     for (i, a) in s.arrivals.enumerated() {
@@ -320,7 +323,7 @@ func traceLines(protocol p: ProtocolKind, scenario s: Scenario, outcomes o: Outc
             return String(repeating: "0", count: 16 - h.count) + h
         }
         out.append(
-            "{\"id\":\(i),\"protocol\":\"\(p.rawValue)\",\"source\":\(a.source + 1),\"destination\":\(a.destination + 1),\"path\":[\(o.paths[i].map(String.init).joined(separator: ","))],\"outcome\":\"\(o.outcome[i].name)\",\"bits\":\(a.bits),\"units\":[\(ranges.joined(separator: ","))],\"arrival_ns\":\(a.time),\"delivery_ns\":\(delivered ? String(done) : "null"),\"source_digest\":\(o.sourceTime[i] > 0 ? "\"\(hex(o.sourceDigest[i]))\"" : "null"),\"destination_digest\":\(o.destinationTime[i] > 0 ? "\"\(hex(o.destinationDigest[i]))\"" : "null")}"
+            "{\"id\":\(i),\(run),\"source\":\(a.source + 1),\"destination\":\(a.destination + 1),\"path\":[\(o.paths[i].map(String.init).joined(separator: ","))],\"outcome\":\"\(o.outcome[i].name)\",\"bits\":\(a.bits),\"units\":[\(ranges.joined(separator: ","))],\"arrival_ns\":\(a.time),\"delivery_ns\":\(delivered ? String(done) : "null"),\"source_digest\":\(o.sourceTime[i] > 0 ? "\"\(hex(o.sourceDigest[i]))\"" : "null"),\"destination_digest\":\(o.destinationTime[i] > 0 ? "\"\(hex(o.destinationDigest[i]))\"" : "null")}"
         )
     }
     return out

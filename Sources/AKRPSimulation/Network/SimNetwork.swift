@@ -75,7 +75,7 @@ public struct SimLink: Sendable, Equatable {
 
 /// Why a network cannot be built or loaded. Every case names where the problem is.
 public enum NetworkError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A topology file problem at `line` (1-based) in `field`.
+    /// A topology file problem at `line` (1-based; 0 = the whole file) in `field`.
     case file(line: Int, field: String, reason: String)
     /// The network is not connected.
     case disconnected(String)
@@ -88,11 +88,13 @@ public enum NetworkError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .file(let line, let field, let reason): "topology file line \(line), field '\(field)': \(reason)"
+        case .file(let line, let field, let reason):
+            line > 0 ? "topology file line \(line), field '\(field)': \(reason)" : "topology file: \(reason)"
         case .disconnected(let s): "topology is disconnected: \(s)"
         case .specification(let s): "topology: \(s)"
         case .trace(let s): "key trace: \(s)"
-        case .demand(let line, let field, let reason): "demand file line \(line), field '\(field)': \(reason)"
+        case .demand(let line, let field, let reason):
+            line > 0 ? "demand file line \(line), field '\(field)': \(reason)" : "demand file: \(reason)"
         }
     }
 }
