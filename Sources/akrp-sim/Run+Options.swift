@@ -1,3 +1,4 @@
+import AKRPEngine
 import AKRPSimulation
 import ArgumentParser
 import Foundation
@@ -62,5 +63,24 @@ extension Run {
             k += 1
         }
         return out
+    }
+
+    /// An engine configuration error in the words of this command's options (the engine's field names
+    /// mean nothing to a user of `akrp-sim run`).
+    func explain(_ error: any Error) -> String {
+        guard let configuration = error as? ConfigurationError, case .invalid(let field, let reason) = configuration else {
+            return "\(error)"
+        }
+        switch field {
+        case "maxRequestUnits":
+            return "--request-bits \(requestBits): a request needs more key units than one pool holds (\(reason)); "
+                + "raise --pool-capacity (\(poolCapacity)) or lower --request-bits"
+        case "poolCapacity": return "--pool-capacity \(poolCapacity): \(reason)"
+        case "recordCapacity", "accumulatorCapacity", "sourceCapacity": return "--records \(records): \(reason)"
+        case "linkStateRadius": return "--link-state-radius \(linkStateRadius): \(reason)"
+        case "etaDeviations": return "--eta-deviations \(etaDeviations): \(reason)"
+        case "maxNeighbours": return "--topology \(topology): a node has more links than an engine takes (\(reason))"
+        default: return "the engine refuses this scenario (its setting '\(field)': \(reason))"
+        }
     }
 }

@@ -128,7 +128,11 @@ struct Run: ParsableCommand {
             Data("akrp-sim run: \(network.name), \(network.nodeCount) nodes, \(network.links.count) links, bound \(Int(bound)) bit/s (\(boundMethod))\n".utf8))
         let scenarios = try makeScenarios(network: network, demand: demand, loads: loadList, bound: bound)
         let tasks = makeTasks(scenarios: scenarios.count, routings: routings, kinds: kinds)
-        try checkMemory(scenarios: scenarios, tasks: tasks, network: network)
+        do { try checkMemory(scenarios: scenarios, tasks: tasks, network: network) } catch let e as ValidationError {
+            throw e
+        } catch {
+            throw ValidationError(explain(error))
+        }
         let state = RunState(count: tasks.count)
         let workloadName = workload
         let workers = max(1, min(threads, tasks.count))
@@ -147,7 +151,7 @@ struct Run: ParsableCommand {
                     out.result.wallSeconds = seconds(clock.now - begin)
                     state.finish(index: t, output: out)
                 } catch {
-                    state.fail(index: t, message: "\(task.kind.rawValue): \(error)")
+                    state.fail(index: t, message: "\(task.kind.rawValue): \(explain(error))")
                 }
                 t += workers
             }

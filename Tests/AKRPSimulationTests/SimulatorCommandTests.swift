@@ -79,6 +79,8 @@ import Testing
         (["--threads=-1"], "--threads"),
         (["--topology", "waxman:100000000"], "waxman:N"),
         (["--topology", "grid:100000x100000"], "grid:RxC"),
+        // The engine's own field names (maxRequestUnits, poolCapacity) never reach the user.
+        (["--request-bits", "16384", "--pool-capacity", "32"], "raise --pool-capacity (32) or lower --request-bits"),
     ])
     func outOfRangeNumbersAreRefused(arguments: [String], named: String) throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "akrp-sim not built at \(Self.binary)")
