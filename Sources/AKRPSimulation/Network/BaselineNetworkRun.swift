@@ -28,7 +28,9 @@ public final class BaselineNetworkRun: NetworkRun {
         case sample
     }
 
+    /// The baseline protocol run (hop-by-hop or rsvp).
     public let kind: ProtocolKind
+    /// The routing policy.
     public let routing: RoutingPolicy
     let scenario: Scenario
     let topology: Topology
@@ -57,6 +59,7 @@ public final class BaselineNetworkRun: NetworkRun {
     let keys: LinkKeyStreams
     var links: [LinkID]
 
+    /// Prepares a baseline run of `scenario`: key schedules, arrivals and sampling queued. `kind` must be a baseline (not an engine protocol).
     public init(scenario: Scenario, kind: ProtocolKind, routing: RoutingPolicy) {
         precondition(!kind.isEngine, "BaselineNetworkRun runs the baselines only")
         self.kind = kind

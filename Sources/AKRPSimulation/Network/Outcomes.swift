@@ -11,6 +11,7 @@ public enum RequestOutcome: UInt8, Sendable {
     /// Still waiting when the run ended.
     case unfinished
 
+    /// The outcome as written in traces and JSON.
     public var name: String {
         switch self {
         case .pending: "pending"
