@@ -1,5 +1,6 @@
 import AKRPConfig
 import AKRPEngine
+import AKRPWire
 import NIOCore
 
 /// One neighbour as the box shell sees it: its TCP connection, the messages waiting for authentication
@@ -34,6 +35,10 @@ final class Peer {
     /// When this end last told the neighbour its position.
     var lastPositionSent: Nanoseconds = 0
     var counters = PeerCounters()
+    /// Keys and seals the frames to the neighbour (hash key and pads from this end's own units).
+    let sealer = PoolKeySealer()
+    /// Verifies the neighbour's frames (its hash key and pads, looked up in this end's pool).
+    let verifier = PoolKeyVerifier()
 
     init(neighbour: NodeID, address: NetworkAddress, dials: Bool) {
         self.neighbour = neighbour
@@ -44,8 +49,11 @@ final class Peer {
     var isReady: Bool { channel != nil && greeted }
     var outgoingCount: Int { outgoing.count - outgoingStart }
 
-    /// Wipes and forgets what waits (the connection is gone: like messages lost on the network).
+    /// Wipes and forgets what waits (the connection is gone: like messages lost on the network), and the
+    /// frame keys of the connection: a new one starts with new units.
     func dropQueues() {
+        sealer.reset()
+        verifier.reset()
         counters.messagesDropped += UInt64(outgoingCount)
         for i in outgoingStart..<outgoing.count { wipeBytes(&outgoing[i].payload) }
         outgoing.removeAll()

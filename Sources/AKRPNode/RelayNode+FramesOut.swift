@@ -2,8 +2,8 @@ import AKRPEngine
 import AKRPWire
 import NIOCore
 
-/// Frames to neighbours: engine messages queued per neighbour, keyed with the sender's own key units and
-/// sealed, written after the audit log.
+/// Frames to neighbours: engine messages queued per neighbour, keyed with the sender's own key units (a
+/// recycled hash key and 8-byte pads, docs/WIRE.md §4.6) and sealed, written after the audit log.
 extension RelayNode {
 
     /// Queues one engine message for its neighbour; lost at once if the neighbour is not connected
@@ -41,23 +41,23 @@ extension RelayNode {
         var buffer = channel.allocator.buffer(capacity: 0)
         let link = LinkID(configuration.node, peer.neighbour)
         while peer.outgoingStart < peer.outgoing.count {
-            guard let unit = engine.takeAuthenticationKey(toward: peer.neighbour, into: authenticationKey) else { break }
-            audit.authentication(link: link, sent: true, unit: unit)
-            peer.counters.authenticationUnitsSent += 1
-            var item = peer.outgoing[peer.outgoingStart]
-            item.message.sequence = unit
-            let length: Int
+            let item = peer.outgoing[peer.outgoingStart]
+            let sealed: Int?
             do throws(WireError) {
-                length = try withBytes(item.payload) { payload throws(WireError) in
-                    try PoolKeyedFrames.seal(
-                        item.message, payload: payload, key: UnsafeRawBufferPointer(authenticationKey), into: frameBuffer)
+                sealed = try withBytes(item.payload) { payload throws(WireError) in
+                    try peer.sealer.seal(
+                        item.message, payload: payload, engine: engine, toward: peer.neighbour, into: frameBuffer
+                    ) { unit in
+                        audit.authentication(link: link, sent: true, unit: unit)
+                        peer.counters.authenticationUnitsSent += 1
+                    }
                 }
             } catch {
                 logger.error("cannot encode a frame (dropped)", metadata: ["kind": "\(item.message.kind)", "error": "\(error)"])
                 peer.counters.messagesDropped += 1
-                length = 0
+                sealed = 0
             }
-            wipe(authenticationKey)
+            guard let length = sealed else { break }  // no own key unit yet: the frame waits for key
             wipeBytes(&peer.outgoing[peer.outgoingStart].payload)
             peer.outgoingStart += 1
             guard length > 0 else { continue }

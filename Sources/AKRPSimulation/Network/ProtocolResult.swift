@@ -45,7 +45,7 @@ public struct ProtocolResult: Sendable {
     public var keyDiscardedBits = 0
     /// Link key consumed per delivered bit, authentication not counted.
     public var consumedPerDeliveredBit = 0.0
-    /// Link key spent authenticating frames between neighbours, bits (one unit per frame).
+    /// Link key spent authenticating frames between neighbours, bits (an 8-byte pad per frame under a recycled hash key; an upper bound).
     public var authenticationBits = 0
     /// Link key consumed per delivered bit, authentication of every frame included.
     public var consumedPerDeliveredBitWithAuthentication = 0.0
@@ -172,9 +172,12 @@ public struct ProtocolResult: Sendable {
         boundThroughputBps = s.boundBitsPerSecond
         boundRatio = s.boundBitsPerSecond > 0 ? throughputBps / s.boundBitsPerSecond : 0
         messages = c.messages
-        // Every frame between neighbours is authenticated with one key unit of its sender's pool
-        // (pool-keyed Wegman–Carter, docs/WIRE.md): the same charge for every protocol.
-        authenticationBits = Int(messages) * s.unitBits
+        // Every frame between neighbours is authenticated with an 8-byte pad of its sender's pool under a
+        // recycled hash key (docs/WIRE.md §4.6): the same charge for every protocol, an upper bound since
+        // only the total number of frames is counted (each direction of a link pays its first hash key and
+        // at most three unused pads of its last pad unit).
+        authenticationBits = FrameKeyCost.boundBits(
+            frames: Int(messages), directions: 2 * s.network.links.count, unitBits: s.unitBits)
         consumedPerDeliveredBitWithAuthentication =
             deliveredBits > 0 ? Double(keyConsumedBits + authenticationBits) / Double(deliveredBits) : 0
     }
