@@ -173,6 +173,27 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
         #expect(out.result.keyConsumedBits >= out.result.deliveredBits)
     }
 
+    /// Frames group the messages one node sends one neighbour at one instant; authentication is charged
+    /// per frame with the wire's cost (FrameKeyCost), alike for every protocol.
+    @Test(arguments: [ProtocolKind.akrp, .hopByHop, .rsvp])
+    func authenticationIsChargedPerFrame(kind: ProtocolKind) throws {
+        let s = nsfnetScenario(load: 1.0, seconds: 8)
+        let r = try ProtocolRunner.run(kind, routing: .shortest, scenario: s, workload: "poisson").result
+        #expect(r.frames > 0 && r.frames <= r.messages)
+        #expect(
+            r.authenticationBits
+                == FrameKeyCost.boundBits(frames: Int(r.frames), directions: 2 * s.network.links.count, unitBits: s.unitBits))
+        if kind.isEngine {
+            #expect(r.messagesByKind.reduce(0) { $0 + $1.1 } == r.messages)
+        } else {
+            #expect(r.messagesByKind.isEmpty)
+        }
+        if kind == .hopByHop {
+            // Relays of one block of key leave together: fewer frames than messages.
+            #expect(r.frames < r.messages)
+        }
+    }
+
     @Test func hopByHopDropsAndWastesUnderOverload() throws {
         var s = nsfnetScenario(load: 1.6, seconds: 20)
         s.fifoBound = 20

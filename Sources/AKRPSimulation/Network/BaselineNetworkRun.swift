@@ -52,6 +52,8 @@ public final class BaselineNetworkRun: NetworkRun {
     var rng: SplitMix64
     let outcomes: Outcomes
     var counters = RunCounters()
+    /// Which messages share a frame (for the authentication accounting).
+    var frames: FrameGrouping
     var now: Nanoseconds = 0
     let end: Nanoseconds
     let sampleInterval: Nanoseconds = 100_000_000
@@ -64,6 +66,7 @@ public final class BaselineNetworkRun: NetworkRun {
         precondition(!kind.isEngine, "BaselineNetworkRun runs the baselines only")
         self.kind = kind
         self.routing = routing
+        frames = FrameGrouping(links: scenario.network.links.count)
         self.scenario = scenario
         topology = scenario.network.engineTopology(unitBits: scenario.unitBits)
         router = Router(topology: topology)
@@ -167,6 +170,7 @@ public final class BaselineNetworkRun: NetworkRun {
 
     private func send(_ m: Message, over l: Int, to node: Int) {
         counters.messages += 1
+        if frames.startsFrame(link: l, fromLow: node == scenario.network.links[l].b, now: now) { counters.frames += 1 }
         queue.push(now + scenario.network.links[l].delay, .arrive(m, node: node))
     }
 

@@ -42,6 +42,8 @@ public final class EngineNetworkRun: NetworkRun {
     var ids: [RequestID: Int32] = [:]
     let outcomes: Outcomes
     var counters = RunCounters()
+    /// Which messages share a frame (for the authentication accounting).
+    var frames: FrameGrouping
     var now: Nanoseconds = 0
     let end: Nanoseconds
     let sampleInterval: Nanoseconds = 100_000_000
@@ -57,6 +59,7 @@ public final class EngineNetworkRun: NetworkRun {
         precondition(kind.isEngine, "EngineNetworkRun runs engine protocols only")
         self.kind = kind
         self.routing = routing
+        frames = FrameGrouping(links: scenario.network.links.count)
         self.scenario = scenario
         let c = try Self.configuration(scenario: scenario, kind: kind, routing: routing)
         configuration = c
@@ -248,6 +251,8 @@ public final class EngineNetworkRun: NetworkRun {
             let target = Int(m.to.rawValue) - 1
             guard let l = topology.index(of: LinkID(m.from, m.to)) else { continue }
             counters.messages += 1
+            if frames.startsFrame(link: l, fromLow: m.from < m.to, now: now) { counters.frames += 1 }
+            counters.messagesByKind[Int(m.kind.rawValue) & 15] += 1
             let flight = InFlight(message: m, payload: payload, target: target)
             let f: Int
             if let reuse = freeFlights.popLast() {

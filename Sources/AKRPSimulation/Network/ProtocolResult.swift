@@ -73,8 +73,13 @@ public struct ProtocolResult: Sendable {
     public var boundThroughputBps = 0.0
     /// Throughput / flow bound.
     public var boundRatio = 0.0
-    /// Frames sent between neighbours.
+    /// Messages sent between neighbours.
     public var messages: UInt64 = 0
+    /// Authenticated frames between neighbours: the messages one node sends one neighbour at one instant
+    /// travel in one frame.
+    public var frames: UInt64 = 0
+    /// Engine protocols: messages per kind (`reserve`, `confirm`, …), for finding where frames come from.
+    public var messagesByKind: [(String, UInt64)] = []
     /// Wall-clock seconds the run took.
     public var wallSeconds = 0.0
     /// AKRP's latency budget of the run, ms (`nil` for the baselines).
@@ -172,12 +177,17 @@ public struct ProtocolResult: Sendable {
         boundThroughputBps = s.boundBitsPerSecond
         boundRatio = s.boundBitsPerSecond > 0 ? throughputBps / s.boundBitsPerSecond : 0
         messages = c.messages
-        // Every frame between neighbours is authenticated with an 8-byte pad of its sender's pool under a
+        // Every frame between neighbours (the messages one node sends one neighbour at one instant) is
+        // authenticated with an 8-byte pad of its sender's pool under a
         // recycled hash key (docs/WIRE.md §4.6): the same charge for every protocol, an upper bound since
         // only the total number of frames is counted (each direction of a link pays its first hash key and
         // at most three unused pads of its last pad unit).
+        frames = c.frames
+        if p.isEngine {
+            messagesByKind = MessageKind.allCases.map { ("\($0)", c.messagesByKind[Int($0.rawValue) & 15]) }
+        }
         authenticationBits = FrameKeyCost.boundBits(
-            frames: Int(messages), directions: 2 * s.network.links.count, unitBits: s.unitBits)
+            frames: Int(frames), directions: 2 * s.network.links.count, unitBits: s.unitBits)
         consumedPerDeliveredBitWithAuthentication =
             deliveredBits > 0 ? Double(keyConsumedBits + authenticationBits) / Double(deliveredBits) : 0
     }
@@ -211,6 +221,10 @@ public struct ProtocolResult: Sendable {
         w.add("key_wasted_bits", keyWastedBits)
         w.add("key_discarded_bits", keyDiscardedBits)
         w.add("consumed_per_delivered_bit", consumedPerDeliveredBit)
+        w.add("frames", Int(frames))
+        if !messagesByKind.isEmpty {
+            w.addRaw("messages_by_kind", "{" + messagesByKind.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+        }
         w.add("authentication_bits", authenticationBits)
         w.add("consumed_per_delivered_bit_with_authentication", consumedPerDeliveredBitWithAuthentication)
         w.addRaw(
