@@ -39,6 +39,10 @@ final class Peer {
     let sealer = PoolKeySealer()
     /// Verifies the neighbour's frames (its hash key and pads, looked up in this end's pool).
     let verifier = PoolKeyVerifier()
+    /// Sequence numbers of the neighbour's messages as this end's engine sees them: the wire already refused
+    /// replays and reordering, and the messages of one bundle share the bundle's number, so the shell numbers
+    /// them itself, strictly increasing for as long as this process lives.
+    var engineSequence: UInt64 = 0
 
     init(neighbour: NodeID, address: NetworkAddress, dials: Bool) {
         self.neighbour = neighbour
@@ -77,6 +81,9 @@ struct PeerCounters {
     var connectFailures: UInt64 = 0
     var framesSent: UInt64 = 0
     var framesReceived: UInt64 = 0
+    /// Protocol messages sent and received (a bundle frame carries several).
+    var messagesSent: UInt64 = 0
+    var messagesReceived: UInt64 = 0
     var bytesSent: UInt64 = 0
     var bytesReceived: UInt64 = 0
     /// Frames whose tag did not verify (forged or corrupted): dropped, never acted on.
@@ -93,6 +100,8 @@ struct PeerCounters {
     var messagesDropped: UInt64 = 0
     var authenticationUnitsSent: UInt64 = 0
     var authenticationUnitsReceived: UInt64 = 0
+    /// Hash keys dropped early because the neighbour's pool moved past them.
+    var hashKeyRenewals: UInt64 = 0
     var restartsSeen: UInt64 = 0
     var greetingsRefused: UInt64 = 0
     /// Frames keyed outside this end's window, and position records received.

@@ -70,10 +70,25 @@ extension RelayNode {
             audit.authentication(link: link, sent: false, unit: unit)
             peer.counters.authenticationUnitsReceived += 1
         }
-        let decoded: DecodedMessage
         switch outcome {
-        case .accepted(let message):
-            decoded = message
+        case .accepted(let decoded):
+            peer.consecutiveBadFrames = 0
+            peer.counters.framesReceived += 1
+            deliver(decoded, from: peer)
+        case .acceptedBundle:
+            do throws(WireError) {
+                // Every inner frame is checked before any reaches the engine.
+                try MessageBundle.decode(frame, header: header, maximumFrameSize: maximumFrameSize, payloadInto: payloadBuffer) {
+                    decoded in
+                    deliver(decoded, from: peer)
+                }
+            } catch {
+                // Authentic but malformed: its key units were consumed, so they are never used again.
+                peer.counters.framesMalformed += 1
+                return noteBadFrame(peer, "authentic bundle with a malformed message: \(error)")
+            }
+            peer.consecutiveBadFrames = 0
+            peer.counters.framesReceived += 1
         case .unknownUnit(let index):
             if let pool = engine.pool(toward: neighbour), pool.started, !pool.ownsUnit(index), index >= pool.tail,
                 pool.inWindow(index)
@@ -97,16 +112,23 @@ extension RelayNode {
             peer.counters.framesMalformed += 1
             return noteBadFrame(peer, "authentic frame with a malformed body: \(error)")
         }
-        peer.consecutiveBadFrames = 0
-        peer.counters.framesReceived += 1
-        let now = clock.now()
-        let length = Int(decoded.message.payloadLength)
-        let payload = UnsafeRawBufferPointer(rebasing: payloadBuffer[0..<min(length, payloadBuffer.count)])
-        engine.receive(decoded.message, payload: payload, now: now, outbox: outbox)
-        if length > 0 { wipe(UnsafeMutableRawBufferPointer(rebasing: payloadBuffer[0..<min(length, payloadBuffer.count)])) }
-        // Released with the rest of this read (``readComplete``), or by the caller.
-        absorb(now: now)
         return .done
+    }
+
+    /// One authentic message from `peer` into the engine, numbered by this end (see `Peer.engineSequence`).
+    private func deliver(_ decoded: DecodedMessage, from peer: Peer) {
+        var message = decoded.message
+        peer.engineSequence &+= 1
+        message.sequence = peer.engineSequence
+        peer.counters.messagesReceived += 1
+        let length = Int(message.payloadLength)
+        let payload = UnsafeRawBufferPointer(rebasing: payloadBuffer[0..<min(length, payloadBuffer.count)])
+        let now = clock.now()
+        engine.receive(message, payload: payload, now: now, outbox: outbox)
+        if length > 0 { wipe(UnsafeMutableRawBufferPointer(rebasing: payloadBuffer[0..<min(length, payloadBuffer.count)])) }
+        // Each message's output leaves the outbox before the next one runs; released with the rest of this
+        // read (``readComplete``), or by the caller.
+        absorb(now: now)
     }
 
     /// A frame keyed by a unit outside this end's window: the two ends no longer name the same units.

@@ -54,6 +54,20 @@ public final class PoolKeySealer {
         _ message: Message, payload: UnsafeRawBufferPointer, engine: Engine, toward neighbour: NodeID,
         into buffer: UnsafeMutableRawBufferPointer, took: (UnitIndex) -> Void
     ) throws(WireError) -> Int? {
+        try sealFrame(engine: engine, toward: neighbour, into: buffer, took: took) { sequence throws(WireError) in
+            var keyed = message
+            keyed.sequence = sequence
+            return try MessageCodec.encodeUnsealed(keyed, payload: payload, into: buffer)
+        }
+    }
+
+    /// Seals the frame that `write` puts into `buffer` — header and body with the sequence number it is
+    /// given, returning the whole length with the trailer's 16 bytes (e.g. a ``MessageBundle``) — taking
+    /// key units as ``seal(_:payload:engine:toward:into:took:)`` does. Nil when no key unit is available.
+    public func sealFrame(
+        engine: Engine, toward neighbour: NodeID, into buffer: UnsafeMutableRawBufferPointer,
+        took: (UnitIndex) -> Void, write: (UInt64) throws(WireError) -> Int
+    ) throws(WireError) -> Int? {
         if hashKeyIndex == nil || framesUnderHashKey >= hashKeyLifetime {
             guard let unit = engine.takeAuthenticationKey(toward: neighbour, into: hashKey) else { return nil }
             took(unit)
@@ -81,12 +95,12 @@ public final class PoolKeySealer {
         let slot = nextSlot
         nextSlot += 1
         framesUnderHashKey += 1
-        var keyed = message
-        keyed.sequence = PoolKeyedFrames.sequence(padUnit: padIndex, slot: slot)
         let pad = UnsafeMutableRawBufferPointer(rebasing: pads[(slot * 8)..<(slot * 8 + 8)])
         defer { wipe(pad) }
-        return try PoolKeyedFrames.seal(
-            keyed, payload: payload, hashKey: UnsafeRawBufferPointer(hashKey), hashKeyIndex: hashKeyIndex,
-            pad: UnsafeRawBufferPointer(pad), into: buffer)
+        let length = try write(PoolKeyedFrames.sequence(padUnit: padIndex, slot: slot))
+        try PoolKeyedFrames.sealPrepared(
+            buffer, length: length, hashKey: UnsafeRawBufferPointer(hashKey), hashKeyIndex: hashKeyIndex,
+            pad: UnsafeRawBufferPointer(pad))
+        return length
     }
 }

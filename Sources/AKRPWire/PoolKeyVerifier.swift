@@ -11,6 +11,9 @@ public final class PoolKeyVerifier {
     public enum Outcome {
         /// Authentic and decoded; the units it introduced were consumed.
         case accepted(DecodedMessage)
+        /// An authentic ``MessageBundle`` (the units it introduced were consumed): decode it with
+        /// ``MessageBundle/decode(_:header:maximumFrameSize:payloadInto:body:)``.
+        case acceptedBundle
         /// Names a unit this end cannot look up (not delivered here yet, already used, not the sender's, …):
         /// the caller decides whether to wait for key or drop the frame. Nothing changed.
         case unknownUnit(UnitIndex)
@@ -122,6 +125,7 @@ public final class PoolKeyVerifier {
         }
         wipe(UnsafeMutableRawBufferPointer(rebasing: pads[(slot * 8)..<(slot * 8 + 8)]))
         lastSequence = sequence
+        if header.frameClass == .bundle { return .acceptedBundle }
         guard case .neighbour(let kind) = header.frameClass else { return .malformed(.unknownType(header.type)) }
         do throws(WireError) {
             return .accepted(try MessageCodec.decodeBody(frame, header: header, kind: kind, payloadInto: payloadInto))

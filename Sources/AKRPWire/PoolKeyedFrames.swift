@@ -50,13 +50,27 @@ public enum PoolKeyedFrames {
     ) throws(WireError) -> Int {
         guard hashKey.count >= hashKeyBytes, pad.count >= padBytes else { throw .keySupplyExhausted }
         let length = try MessageCodec.encodeUnsealed(message, payload: payload, into: buffer)
+        try sealPrepared(buffer, length: length, hashKey: hashKey, hashKeyIndex: hashKeyIndex, pad: pad)
+        return length
+    }
+
+    /// Writes the trailer of a frame whose header and body are already in `buffer` and whose whole length,
+    /// trailer included, is `length` (a single message or a ``MessageBundle``).
+    /// - Throws: `.keySupplyExhausted` when a key buffer is too short; `.bufferTooSmall` for a bad length.
+    public static func sealPrepared(
+        _ buffer: UnsafeMutableRawBufferPointer, length: Int, hashKey: UnsafeRawBufferPointer,
+        hashKeyIndex: UnitIndex, pad: UnsafeRawBufferPointer
+    ) throws(WireError) {
+        guard hashKey.count >= hashKeyBytes, pad.count >= padBytes else { throw .keySupplyExhausted }
+        guard length >= WireFormat.headerLength + WireFormat.tagLength, length <= buffer.count else {
+            throw .bufferTooSmall(needed: max(length, WireFormat.headerLength + WireFormat.tagLength))
+        }
         let trailer = length - WireFormat.tagLength
         let base = buffer.baseAddress!
         base.storeBytes(of: hashKeyIndex.bigEndian, toByteOffset: trailer, as: UInt64.self)
         let tag = Self.tag(
             UnsafeRawBufferPointer(start: base, count: trailer + 8), hashKey: hashKey.baseAddress!, pad: pad.baseAddress!)
         base.storeBytes(of: tag.bigEndian, toByteOffset: trailer + 8, as: UInt64.self)
-        return length
     }
 
     /// The hash-key index a frame's trailer names (the frame's length must have been checked, e.g. by
@@ -67,13 +81,16 @@ public enum PoolKeyedFrames {
         return UInt64(bigEndian: base.loadUnaligned(fromByteOffset: trailer, as: UInt64.self))
     }
 
-    /// Reads the header of a neighbour frame: who sent it and which pad (sequence) keys it.
+    /// Reads the header of a neighbour frame or bundle: who sent it and which pad (sequence) keys it.
     /// - Throws: header errors, `.unknownType` for a control frame, `.truncated`/`.trailingBytes`.
     public static func header(
         of frame: UnsafeRawBufferPointer, maximumFrameSize: Int = WireFormat.defaultMaximumFrameSize
     ) throws(WireError) -> FrameHeader {
         let header = try FrameHeader.parse(frame, maximumFrameSize: maximumFrameSize)
-        guard case .neighbour = header.frameClass else { throw .unknownType(header.type) }
+        switch header.frameClass {
+        case .neighbour, .bundle: break
+        case .control: throw .unknownType(header.type)
+        }
         try MessageCodec.checkExactLength(frame, header)
         return header
     }

@@ -183,3 +183,113 @@ struct RecycledKeyAuthenticationTests {
         #expect(epsilon > 0x1p-64)
     }
 }
+
+/// Bundles (docs/WIRE.md §4.7): several messages to one neighbour in one authenticated frame.
+@Suite("Message bundles")
+struct MessageBundleTests {
+    static func messages() -> [(Message, [UInt8])] {
+        var reserve = Message(kind: .reserve, from: NodeID(1), to: NodeID(2))
+        reserve.request = RequestID(source: NodeID(1), serial: 7)
+        reserve.size = 2
+        reserve.time = 123_456
+        reserve.index = 99
+        reserve.path = try! Path([NodeID(1), NodeID(2), NodeID(3)])
+        try! reserve.units.append(run: UnitRun(start: 40, count: 2))
+        var commit = Message(kind: .commit, from: NodeID(1), to: NodeID(2))
+        commit.request = RequestID(source: NodeID(1), serial: 6)
+        commit.time = 9
+        try! commit.units.append(run: UnitRun(start: 8, count: 1))
+        commit.payloadLength = 32
+        var release = Message(kind: .release, from: NodeID(1), to: NodeID(2))
+        release.request = RequestID(source: NodeID(1), serial: 5)
+        return [(reserve, []), (commit, Array(0..<32)), (release, [])]
+    }
+
+    /// A sealed bundle of `items` from node 1 to node 2 of `net`.
+    static func seal(_ net: ManualNetwork, _ sealer: PoolKeySealer, _ items: [(Message, [UInt8])]) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let length = try buffer.withUnsafeMutableBytes { b in
+            try sealer.sealFrame(engine: net.engine(NodeID(1)), toward: NodeID(2), into: b, took: { _ in }) {
+                sequence throws(WireError) in
+                var writer = MessageBundle.Writer(into: b, sequence: sequence, sender: NodeID(1), receiver: NodeID(2))
+                for (m, p) in items {
+                    let pointer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(p.count, 1), alignment: 8)
+                    defer { pointer.deallocate() }
+                    pointer.copyBytes(from: p)
+                    try writer.append(m, payload: UnsafeRawBufferPointer(rebasing: pointer[0..<p.count]))
+                }
+                return try writer.finish()
+            }
+        }
+        return Array(buffer[0..<(try #require(length))])
+    }
+
+    @Test("a bundle carries its messages in order, with payloads, under one pad")
+    func roundTrip() throws {
+        let net = try RecycledKeyAuthenticationTests.link(units: 256)
+        let sealer = PoolKeySealer()
+        let verifier = PoolKeyVerifier()
+        let items = Self.messages()
+        let frame = try Self.seal(net, sealer, items)
+        #expect(sealer.unitsTaken == 2)  // one hash key, one pad unit: one pad for three messages
+        let header = try frame.withUnsafeBytes { try PoolKeyedFrames.header(of: $0) }
+        #expect(header.frameClass == .bundle)
+        let outcome = frame.withUnsafeBytes { f in
+            verifier.open(f, header: header, engine: net.engine(NodeID(2)), from: NodeID(1)) { _ in }
+        }
+        guard case .acceptedBundle = outcome else {
+            Issue.record("bundle not accepted: \(outcome)")
+            return
+        }
+        var decoded: [(Message, [UInt8])] = []
+        var payload = [UInt8](repeating: 0, count: 4096)
+        let count = try frame.withUnsafeBytes { f in
+            try payload.withUnsafeMutableBytes { p in
+                try MessageBundle.decode(f, header: header, payloadInto: p) { d in
+                    decoded.append((d.message, Array(p[0..<Int(d.message.payloadLength)])))
+                }
+            }
+        }
+        #expect(count == 3 && decoded.count == 3)
+        for (got, sent) in zip(decoded, items) {
+            var expected = sent.0
+            expected.sequence = header.sequence
+            #expect(got.0.kind == expected.kind && got.0.request == expected.request && got.0.units == expected.units)
+            #expect(got.0.path == expected.path && got.0.time == expected.time && got.0.index == expected.index)
+            #expect(got.1 == sent.1)
+        }
+    }
+
+    @Test("a changed bundle is refused; a bundle whose inner frames disagree with it is refused whole")
+    func hostile() throws {
+        let net = try RecycledKeyAuthenticationTests.link(units: 256)
+        let sealer = PoolKeySealer()
+        let verifier = PoolKeyVerifier()
+        var frame = try Self.seal(net, sealer, Self.messages())
+        frame[60] ^= 0x04
+        let header = try frame.withUnsafeBytes { try PoolKeyedFrames.header(of: $0) }
+        let outcome = frame.withUnsafeBytes { f in
+            verifier.open(f, header: header, engine: net.engine(NodeID(2)), from: NodeID(1)) { _ in }
+        }
+        guard case .refused(.authenticationFailed) = outcome else {
+            Issue.record("a changed bundle was not refused: \(outcome)")
+            return
+        }
+        // Decoding is checked on its own too (an authentic but badly built bundle): an inner frame naming
+        // another sender, a non-zero inner tag space, a truncated inner frame — nothing is delivered.
+        let good = try Self.seal(net, sealer, Self.messages())
+        let innerSender = WireFormat.headerLength + 20  // first inner header's sender field
+        let innerTag = WireFormat.headerLength + MessageBundle.length(of: Self.messages()[0].0) - 1
+        for (position, value) in [(innerSender + 3, UInt8(9)), (innerTag, UInt8(1))] {
+            var bad = good
+            bad[position] = value
+            var delivered = 0
+            #expect(throws: WireError.self) {
+                try bad.withUnsafeBytes { f in
+                    try MessageBundle.decode(f, header: try PoolKeyedFrames.header(of: f), payloadInto: nil) { _ in delivered += 1 }
+                }
+            }
+            #expect(delivered == 0)
+        }
+    }
+}
