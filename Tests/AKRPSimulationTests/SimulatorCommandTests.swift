@@ -42,15 +42,22 @@ import Testing
         let claims = try run(
             [script, json, "--saturation", "1.0", "--frontier", json, "--seeds", json], executable: "/usr/bin/python3")
         #expect(claims.status == 0, "\(claims.output)")
+        // One configuration (the default budget of a budget sweep) against each baseline, never a best-of.
+        #expect(claims.output.contains("## Claims of `akrp@2000ms` (one configuration) against each baseline"))
         #expect(claims.output.contains("| key-aware | 1.20 | throughput (bit/s) |"))
-        #expect(claims.output.contains("| key-aware | 0.80 | wasted bits | akrp"))
+        #expect(claims.output.contains("| key-aware | 0.80 | wasted bits | 0 |"))
         #expect(!claims.output.contains("| key-aware | 0.80 | throughput"), "throughput is only claimed from saturation up")
-        #expect(claims.output.contains("| key-aware | 1.20 | rsvp |"))
-        #expect(claims.output.contains("of 2 baseline points are dominated"))
+        #expect(claims.output.contains("| rsvp |"))
+        #expect(!claims.output.contains("akrp@500ms |"), "another budget must not stand in for the configuration")
+        // The frontier names the budgets that dominate each baseline point.
+        #expect(claims.output.contains("of 2 baseline points are dominated by at least one budget setting of akrp"))
         // The same file twice as "seeds": one row per seed and a summary row for load 1.2 only.
-        #expect(claims.output.contains("| key-aware | 1.20 | all |"))
+        #expect(claims.output.contains("| key-aware | 1.20 | all | rsvp |"))
         #expect(!claims.output.contains("| key-aware | 0.80 | all |"))
-        #expect(claims.output.contains("(routing, load, seed) points."))
+        #expect(claims.output.contains("(routing, load, seed, baseline) points."))
+        // A configuration that is not in the file is refused, naming what is there.
+        let missing = try run([script, json, "--config", "akrp-multipath"], executable: "/usr/bin/python3")
+        #expect(missing.status == 2 && missing.output.contains("akrp@2000ms"), "\(missing.output)")
     }
 
     @Test func malformedListsAreRefusedNamingTheOption() throws {
