@@ -1,169 +1,212 @@
 #!/usr/bin/env python3
-"""Checks the issue's claims against an `akrp-sim run --json` sweep and prints a Markdown table.
+"""Checks AKRP's claims for ONE configuration against each baseline, from an `akrp-sim run --json` sweep.
 
-usage: tools/claims.py RESULTS.json [--saturation 1.0] [--moderate 0.6] [--frontier FRONTIER.json]
-                       [--seeds MORE.json ...]
+usage: tools/claims.py RESULTS.json [--config akrp] [--variants] [--saturation 1.0] [--moderate 0.6]
+                       [--frontier FRONTIER.json] [--seeds MORE.json ...]
 
-For every routing and load it compares the best protocol of the AKRP family (akrp, akrp-multipath and
-their ablations) with the best baseline (hop-by-hop, rsvp) on each claim, and prints the numbers, so a
-claim that does not hold is shown with its figures rather than hidden:
-  throughput      at and above saturation, AKRP delivers more key than every baseline
-  waste           AKRP wastes 0 bits (no faults in the simulator)
-  key/bit         AKRP consumes less link key per delivered bit than hop-by-hop (without, and with, the
+A deployment runs one configuration, so a claim is made for one named configuration (`--config`, default
+`akrp`: the simulator's default AKRP settings) against each baseline (hop-by-hop, rsvp) separately — never
+the best of several AKRP variants against the best of the baselines. Per routing and load, and per
+baseline:
+  throughput      at and above saturation, the configuration delivers more key than the baseline
+  waste           the configuration wastes 0 bits (no faults in the simulator)
+  key/bit         it consumes less link key per delivered bit than the baseline (without, and with, the
                   authentication key of every frame)
-  mean, p99       from moderate load up, AKRP's relay latency is below every baseline's
-With --frontier (a sweep over AKRP latency budgets, `akrp-sim run --budget-ms A,B,…`) it also asks, for
-every baseline at every routing and load: is there an AKRP setting (protocol and budget) that delivers at
-least as much with no higher mean and no higher p99 latency — that dominates it?
-With --seeds (the same sweep run with other seeds, `akrp-sim run --seed S`) it shows, per routing and
-load from saturation up, how far the best AKRP protocol's throughput is from the best baseline's in each
-seed, so that a difference can be told from noise.
-Exit status 0 whatever the outcome (it reports; it does not judge the run).
+  mean, p99       from moderate load up, its relay latency is below the baseline's
+A claim that does not hold is shown with its figures. --variants prints the same table for every other
+AKRP protocol in the file (akrp-multipath, the no-CD&R ablations, …), each labelled with its name. When
+`akrp-nocdr` is in the file, a CD&R ablation table shows what CD&R changes (throughput, mean and p99).
+With --frontier (a sweep over AKRP latency budgets, `akrp-sim run --budget-ms A,B,…`) it shows, for each
+baseline point, which budgets of the configuration dominate it (at least as much throughput, no higher
+mean and p99 latency) — each budget is another setting of the configuration, reported by name, not a
+claim of the default.
+With --seeds (the same sweep with other seeds) it shows, per routing and load from saturation up, the
+configuration's throughput against each baseline's in each seed, so that a difference can be told from
+noise.
+Exit status 0 whatever the outcome (it reports; it does not judge the run); 2 for unreadable input.
 """
 import json
 import sys
 
+BASELINES = ("hop-by-hop", "rsvp")
 
-def main() -> None:
-    args = sys.argv[1:]
-    if not args:
-        sys.exit(__doc__)
-    path = args[0]
-    saturation = float(args[args.index("--saturation") + 1]) if "--saturation" in args else 1.0
-    moderate = float(args[args.index("--moderate") + 1]) if "--moderate" in args else 0.6
+
+def load(path):
     try:
-        rows = json.load(open(path))
+        with open(path) as f:
+            return json.load(f)
     except (OSError, ValueError) as e:
-        sys.exit(f"claims: cannot read {path}: {e}")
-    baselines = ("hop-by-hop", "rsvp")
-    out = ["| routing | load | claim | best AKRP | value | best baseline | value | holds |", "|---|---|---|---|---|---|---|---|"]
+        print(f"claims: cannot read {path}: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def option(args, name, default):
+    if name not in args:
+        return default
+    k = args.index(name)
+    if k + 1 >= len(args):
+        print(f"claims: {name} needs a value", file=sys.stderr)
+        sys.exit(2)
+    return args[k + 1]
+
+
+def value(r, key):
+    return r[key[0]][key[1]] if isinstance(key, tuple) else r[key]
+
+
+def claims_table(rows, config, saturation, moderate):
+    """Rows of the claims table for protocol `config`; returns (lines, held, failed)."""
+    out = [f"| routing | load | claim | {config} | baseline | value | holds |", "|---|---|---|---|---|---|---|"]
     held = failed = 0
     for routing in sorted({r["routing"] for r in rows}):
-        for load in sorted({r["load"] for r in rows if r["routing"] == routing}):
-            at = [r for r in rows if r["routing"] == routing and r["load"] == load]
-            akrp = [r for r in at if r["protocol"].startswith("akrp")]
-            base = [r for r in at if r["protocol"] in baselines]
-            if not akrp or not base:
+        for point in sorted({r["load"] for r in rows if r["routing"] == routing}):
+            at = [r for r in rows if r["routing"] == routing and r["load"] == point]
+            mine = [r for r in at if r["protocol"] == config]
+            if not mine:
                 continue
+            a = mine[0]
             checks = []
-            if load >= saturation - 1e-9:
-                checks.append(("throughput (bit/s)", "throughput_bps", max, lambda a, b: a > b))
-            checks.append(("wasted bits", "key_wasted_bits", min, None))
-            checks.append(("key per delivered bit vs hop-by-hop", "consumed_per_delivered_bit", min, lambda a, b: a < b))
-            checks.append(("… with authentication", "consumed_per_delivered_bit_with_authentication", min, lambda a, b: a < b))
-            if load >= moderate - 1e-9:
-                checks.append(("mean latency (ms)", ("latency_ms", "mean"), min, lambda a, b: a < b))
-                checks.append(("p99 latency (ms)", ("latency_ms", "p99"), min, lambda a, b: a < b))
-            for name, key, pick, better in checks:
-                def value(r):
-                    return r[key[0]][key[1]] if isinstance(key, tuple) else r[key]
-                a = pick(akrp, key=value)
-                if name.startswith("key per") or name.startswith("…"):
-                    others = [r for r in base if r["protocol"] == "hop-by-hop"]
-                else:
-                    others = base
-                if not others:
+            if point >= saturation - 1e-9:
+                checks.append(("throughput (bit/s)", "throughput_bps", lambda x, y: x > y, "{:,.0f}"))
+            checks.append(("wasted bits", "key_wasted_bits", None, "{:,.0f}"))
+            checks.append(("key per delivered bit", "consumed_per_delivered_bit", lambda x, y: x < y, "{:.3f}"))
+            checks.append(("… with authentication", "consumed_per_delivered_bit_with_authentication",
+                           lambda x, y: x < y, "{:.3f}"))
+            if point >= moderate - 1e-9:
+                checks.append(("mean latency (ms)", ("latency_ms", "mean"), lambda x, y: x < y, "{:,.1f}"))
+                checks.append(("p99 latency (ms)", ("latency_ms", "p99"), lambda x, y: x < y, "{:,.1f}"))
+            for name, key, better, fmt in checks:
+                if better is None:
+                    ok = value(a, key) == 0
+                    held += ok
+                    failed += not ok
+                    out.append(f"| {routing} | {point:.2f} | {name} | {fmt.format(value(a, key))} | — | — | "
+                               f"{'yes' if ok else '**no**'} |")
                     continue
-                b = pick(others, key=value)
-                ok = value(a) == 0 if better is None else better(value(a), value(b))
-                held += ok
-                failed += not ok
-                if name.startswith("key per") or name.startswith("…"):
-                    fmt = lambda v: f"{v:.3f}"
-                elif name.startswith("throughput") or name.startswith("wasted"):
-                    fmt = lambda v: f"{v:,.0f}"
-                else:
-                    fmt = lambda v: f"{v:,.1f}"
+                for b in sorted((r for r in at if r["protocol"] in BASELINES), key=lambda r: r["protocol"]):
+                    ok = better(value(a, key), value(b, key))
+                    held += ok
+                    failed += not ok
+                    out.append(f"| {routing} | {point:.2f} | {name} | {fmt.format(value(a, key))} | {b['protocol']} | "
+                               f"{fmt.format(value(b, key))} | {'yes' if ok else '**no**'} |")
+    return out, held, failed
 
-                out.append(f"| {routing} | {load:.2f} | {name} | {a['protocol']} | {fmt(value(a))} | "
-                           f"{b['protocol'] if better else '—'} | {fmt(value(b)) if better else '—'} | {'yes' if ok else '**no**'} |")
-    print("\n".join(out))
-    print(f"\n{held} of {held + failed} comparisons hold.")
+
+def ablation(rows, config):
+    """What CD&R changes: the configuration against its no-CD&R ablation."""
+    other = {"akrp": "akrp-nocdr", "akrp-multipath": "akrp-multipath-nocdr"}.get(config)
+    if not other or not any(r["protocol"] == other for r in rows):
+        return []
+    out = [f"\n### CD&R ablation: {config} against {other}\n",
+           f"| routing | load | throughput {config} / {other} (kbit/s) | mean ms | p99 ms |", "|---|---|---|---|---|"]
+    for routing in sorted({r["routing"] for r in rows}):
+        for point in sorted({r["load"] for r in rows if r["routing"] == routing}):
+            at = {r["protocol"]: r for r in rows if r["routing"] == routing and r["load"] == point}
+            if config not in at or other not in at:
+                continue
+            a, b = at[config], at[other]
+            out.append(f"| {routing} | {point:.2f} | {a['throughput_bps'] / 1000:.2f} / {b['throughput_bps'] / 1000:.2f} | "
+                       f"{a['latency_ms']['mean']:.0f} / {b['latency_ms']['mean']:.0f} | "
+                       f"{a['latency_ms']['p99']:.0f} / {b['latency_ms']['p99']:.0f} |")
+    return out
+
+
+def seeds(paths, config, saturation):
+    runs = [load(p) for p in paths]
+    print(f"\n| routing | load | seed | baseline | {config} (kbit/s) | baseline (kbit/s) | difference |")
+    print("|---|---|---|---|---|---|---|")
+    ahead = total = 0
+    keys = sorted({(r["routing"], r["load"]) for r in runs[0] if r["load"] >= saturation - 1e-9})
+    for routing, point in keys:
+        for baseline in BASELINES:
+            diffs = []
+            for rows in runs:
+                at = {r["protocol"]: r for r in rows if r["routing"] == routing and r["load"] == point}
+                if config not in at or baseline not in at or at[baseline]["throughput_bps"] <= 0:
+                    continue
+                a, b = at[config], at[baseline]
+                d = (a["throughput_bps"] - b["throughput_bps"]) / b["throughput_bps"] * 100
+                diffs.append(d)
+                total += 1
+                ahead += d > 0
+                print(f"| {routing} | {point:.2f} | {a['seed']} | {baseline} | {a['throughput_bps'] / 1000:.2f} | "
+                      f"{b['throughput_bps'] / 1000:.2f} | {d:+.2f} % |")
+            if len(diffs) > 1:
+                mean = sum(diffs) / len(diffs)
+                print(f"| {routing} | {point:.2f} | all | {baseline} | | | mean {mean:+.2f} %, "
+                      f"range {min(diffs):+.2f} … {max(diffs):+.2f} % |")
+    print(f"\n{config} delivers more than the baseline in {ahead} of {total} (routing, load, seed, baseline) points.")
+
+
+def frontier(path, config):
+    rows = load(path)
+    family = config.split("@")[0]
+    settings = lambda r: r["protocol"] == family or r["protocol"].startswith(family + "@")
+    print(f"\n| routing | load | baseline | throughput, mean / p99 ms | budgets of {family} that dominate it | "
+          "nearest setting: throughput, mean / p99 ms |")
+    print("|---|---|---|---|---|---|")
+    dominated = total = 0
+    for routing in sorted({r["routing"] for r in rows}):
+        for point in sorted({r["load"] for r in rows if r["routing"] == routing}):
+            at = [r for r in rows if r["routing"] == routing and r["load"] == point and r["delivered_requests"] > 0]
+            mine = [r for r in at if settings(r)]
+            for b in sorted((r for r in at if r["protocol"] in BASELINES), key=lambda r: r["protocol"]):
+                total += 1
+
+                def text(r):
+                    return (f"{r['throughput_bps'] / 1000:.1f} kbit/s, {r['latency_ms']['mean']:.0f} / "
+                            f"{r['latency_ms']['p99']:.0f}")
+                winners = [a for a in mine if a["throughput_bps"] >= b["throughput_bps"]
+                           and a["latency_ms"]["mean"] <= b["latency_ms"]["mean"]
+                           and a["latency_ms"]["p99"] <= b["latency_ms"]["p99"]]
+                near = [a for a in mine if a["latency_ms"]["p99"] <= b["latency_ms"]["p99"]]
+                w = max(winners or near, key=lambda a: a["throughput_bps"]) if (winners or near) else None
+                dominated += bool(winners)
+                names = ", ".join(sorted(a["protocol"] for a in winners)) if winners else "**none**"
+                print(f"| {routing} | {point:.2f} | {b['protocol']} | {text(b)} | {names} | "
+                      f"{(w['protocol'] + ': ' + text(w)) if w else '—'} |")
+    print(f"\n{dominated} of {total} baseline points are dominated by at least one budget setting of {family} "
+          "(each budget is a setting one would deploy on its own).")
+
+
+def main():
+    args = sys.argv[1:]
+    if not args or args[0].startswith("--"):
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    rows = load(args[0])
+    config = option(args, "--config", "akrp")
+    saturation = float(option(args, "--saturation", "1.0"))
+    moderate = float(option(args, "--moderate", "0.6"))
+    if not any(r["protocol"] == config for r in rows) and any(r["protocol"] == config + "@2000ms" for r in rows):
+        # A budget sweep: the default configuration is the one with the default budget (2,000 ms).
+        config += "@2000ms"
+    if not any(r["protocol"] == config for r in rows):
+        names = sorted({r["protocol"] for r in rows})
+        print(f"claims: no results of configuration '{config}' in {args[0]} (it has: {', '.join(names)})",
+              file=sys.stderr)
+        sys.exit(2)
+    print(f"## Claims of `{config}` (one configuration) against each baseline\n")
+    lines, held, failed = claims_table(rows, config, saturation, moderate)
+    print("\n".join(lines))
+    print(f"\n{held} of {held + failed} comparisons hold for {config}.")
+    print("\n".join(ablation(rows, config)))
+    if "--variants" in args:
+        for variant in sorted({r["protocol"] for r in rows if r["protocol"].startswith("akrp") and r["protocol"] != config
+                               and "@" not in r["protocol"]}):
+            print(f"\n## Variant `{variant}` (labelled separately; not the default configuration)\n")
+            lines, held, failed = claims_table(rows, variant, saturation, moderate)
+            print("\n".join(lines))
+            print(f"\n{held} of {held + failed} comparisons hold for {variant}.")
     if "--frontier" in args:
-        frontier(args[args.index("--frontier") + 1], baselines)
+        frontier(option(args, "--frontier", ""), config)
     if "--seeds" in args:
         more = []
         for a in args[args.index("--seeds") + 1:]:
             if a.startswith("--"):
                 break
             more.append(a)
-        seeds([path] + more, baselines, saturation)
-
-
-def seeds(paths, baselines, saturation) -> None:
-    runs = []
-    for p in paths:
-        try:
-            runs.append(json.load(open(p)))
-        except (OSError, ValueError) as e:
-            sys.exit(f"claims: cannot read {p}: {e}")
-    print("\n| routing | load | seed | best AKRP (kbit/s) | best baseline (kbit/s) | AKRP − baseline |")
-    print("|---|---|---|---|---|---|")
-    ahead = total = 0
-    keys = sorted({(r["routing"], r["load"]) for r in runs[0] if r["load"] >= saturation - 1e-9})
-    for routing, load in keys:
-        diffs = []
-        for rows in runs:
-            at = [r for r in rows if r["routing"] == routing and r["load"] == load]
-            akrp = [r for r in at if r["protocol"].startswith("akrp")]
-            base = [r for r in at if r["protocol"] in baselines]
-            if not akrp or not base:
-                continue
-            a = max(akrp, key=lambda r: r["throughput_bps"])
-            b = max(base, key=lambda r: r["throughput_bps"])
-            d = (a["throughput_bps"] - b["throughput_bps"]) / b["throughput_bps"] * 100
-            diffs.append(d)
-            total += 1
-            ahead += d > 0
-            print(f"| {routing} | {load:.2f} | {a['seed']} | {a['protocol']} {a['throughput_bps'] / 1000:.2f} | "
-                  f"{b['protocol']} {b['throughput_bps'] / 1000:.2f} | {d:+.2f} % |")
-        if len(diffs) > 1:
-            mean = sum(diffs) / len(diffs)
-            print(f"| {routing} | {load:.2f} | all | | | mean {mean:+.2f} %, range {min(diffs):+.2f} … {max(diffs):+.2f} % |")
-    print(f"\nThe AKRP family delivers more than every baseline in {ahead} of {total} (routing, load, seed) points.")
-
-
-def frontier(path: str, baselines) -> None:
-    try:
-        rows = json.load(open(path))
-    except (OSError, ValueError) as e:
-        sys.exit(f"claims: cannot read {path}: {e}")
-    print("\n| routing | load | baseline | throughput, mean / p99 ms | dominated by | throughput, mean / p99 ms |")
-    print("|---|---|---|---|---|---|")
-    dominated = matched = total = 0
-    for routing in sorted({r["routing"] for r in rows}):
-        for load in sorted({r["load"] for r in rows if r["routing"] == routing}):
-            at = [r for r in rows if r["routing"] == routing and r["load"] == load and r["delivered_requests"] > 0]
-            akrp = [r for r in at if r["protocol"].startswith("akrp")]
-            for b in [r for r in at if r["protocol"] in baselines]:
-                total += 1
-                def point(r):
-                    return f"{r['throughput_bps'] / 1000:.1f} kbit/s, {r['latency_ms']['mean']:.0f} / {r['latency_ms']['p99']:.0f}"
-                winners = [a for a in akrp if a["throughput_bps"] >= b["throughput_bps"]
-                           and a["latency_ms"]["mean"] <= b["latency_ms"]["mean"]
-                           and a["latency_ms"]["p99"] <= b["latency_ms"]["p99"]]
-                # Throughput equal within 0.1 % (the runs differ in a few requests at light load) counts
-                # as matched, said as such.
-                close = [a for a in akrp if a not in winners and a["throughput_bps"] >= 0.999 * b["throughput_bps"]
-                         and a["latency_ms"]["mean"] <= b["latency_ms"]["mean"]
-                         and a["latency_ms"]["p99"] <= b["latency_ms"]["p99"]]
-                if winners:
-                    dominated += 1
-                    w = max(winners, key=lambda a: a["throughput_bps"])
-                    print(f"| {routing} | {load:.2f} | {b['protocol']} | {point(b)} | {w['protocol']} | {point(w)} |")
-                elif close:
-                    matched += 1
-                    w = min(close, key=lambda a: a["latency_ms"]["p99"])
-                    print(f"| {routing} | {load:.2f} | {b['protocol']} | {point(b)} | {w['protocol']} (throughput "
-                          f"within 0.1 %: {w['throughput_bps'] - b['throughput_bps']:+.0f} bit/s) | {point(w)} |")
-                else:
-                    # The closest: the AKRP point with the most throughput among those no slower at p99.
-                    near = [a for a in akrp if a["latency_ms"]["p99"] <= b["latency_ms"]["p99"]]
-                    w = max(near, key=lambda a: a["throughput_bps"]) if near else None
-                    print(f"| {routing} | {load:.2f} | {b['protocol']} | {point(b)} | **not dominated**"
-                          f"{'; nearest ' + w['protocol'] if w else ''} | {point(w) if w else '—'} |")
-    print(f"\n{dominated} of {total} baseline points are dominated by some AKRP setting, {matched} more matched "
-          "in throughput within 0.1 % with lower latency.")
+        seeds([args[0]] + more, config, saturation)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ public enum LinkConfigurationError: Error, Equatable, Sendable, CustomStringConv
     /// A binary blob from a device is malformed.
     case malformedBlob(reason: String)
 
+    /// The problem in words, naming the line and field or the blob's fault.
     public var description: String {
         switch self {
         case .syntax(let line): "line \(line): expected `name = value`"

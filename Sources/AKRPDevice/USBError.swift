@@ -66,6 +66,7 @@ public enum DeviceError: Error, Equatable, Sendable, CustomStringConvertible {
     /// libudev could not be used for discovery.
     case discovery(reason: String)
 
+    /// The error in words, naming the device or the operation.
     public var description: String {
         switch self {
         case .usb(let error, let operation): "\(operation): \(error)"

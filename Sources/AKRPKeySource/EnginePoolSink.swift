@@ -7,9 +7,11 @@ public import AKRPEngine
 /// Units a source reports as lost (``discard(link:units:)``) are never used: the next delivery starts
 /// past them, and the pool burns the gap (docs/PROTOCOL.md §3.2).
 public struct EnginePoolSink: KeySink {
+    /// The engine whose pool is fed.
     public let engine: Engine
     /// The neighbour at the other end of the link.
     public let peer: NodeID
+    /// Where the engine puts what a delivery completes (frames, keys).
     public let outbox: Outbox
     /// Engine time of the deliveries; the shell sets it before each `deliver`.
     public var now: Nanoseconds
@@ -26,13 +28,18 @@ public struct EnginePoolSink: KeySink {
 
     private var link: LinkID { LinkID(engine.node, peer) }
 
+    /// Units the pool can still take.
     public var freeUnits: Int { engine.pool(toward: peer)?.room ?? 0 }
 
+    /// The unit index the next delivery must start at (nil before the pool started).
     public var nextExpectedIndex: UnitIndex? {
         guard let pool = engine.pool(toward: peer), pool.started else { return gapEnd }
         return max(pool.tail, gapEnd ?? 0)
     }
 
+    /// Delivers `unitCount` units starting at `firstIndex` into the engine's pool (one engine input).
+    /// - Throws: ``KeySinkError`` for another link, another unit size, a length mismatch, a gap or no room;
+    ///   nothing is delivered then.
     public mutating func accept(
         link other: LinkID, firstIndex: UnitIndex, unitCount: Int, unitSize: Int, bytes: UnsafeRawBufferPointer
     ) throws(KeySinkError) {
@@ -60,6 +67,8 @@ public struct EnginePoolSink: KeySink {
         gapEnd = nil
     }
 
+    /// Records that the source lost `units` (they are never used; the next delivery starts past them).
+    /// - Throws: ``KeySinkError`` for another link or a range that does not start where expected.
     public mutating func discard(link other: LinkID, units: Range<UnitIndex>) throws(KeySinkError) {
         guard other == link else { throw .wrongLink(expected: link, got: other) }
         if let expected = nextExpectedIndex, units.lowerBound != expected {

@@ -13,6 +13,7 @@ public enum KeyTraceError: Error, Equatable, Sendable {
 }
 
 extension KeyTraceError: CustomStringConvertible {
+    /// The problem in words, naming the byte offset or the limit.
     public var description: String {
         switch self {
         case .truncatedRecord(let offset): "record at byte \(offset) is truncated"

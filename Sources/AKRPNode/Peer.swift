@@ -1,5 +1,6 @@
 import AKRPConfig
 import AKRPEngine
+import AKRPWire
 import NIOCore
 
 /// One neighbour as the box shell sees it: its TCP connection, the messages waiting for authentication
@@ -34,6 +35,14 @@ final class Peer {
     /// When this end last told the neighbour its position.
     var lastPositionSent: Nanoseconds = 0
     var counters = PeerCounters()
+    /// Keys and seals the frames to the neighbour (hash key and pads from this end's own units).
+    let sealer = PoolKeySealer()
+    /// Verifies the neighbour's frames (its hash key and pads, looked up in this end's pool).
+    let verifier = PoolKeyVerifier()
+    /// Sequence numbers of the neighbour's messages as this end's engine sees them: the wire already refused
+    /// replays and reordering, and the messages of one bundle share the bundle's number, so the shell numbers
+    /// them itself, strictly increasing for as long as this process lives.
+    var engineSequence: UInt64 = 0
 
     init(neighbour: NodeID, address: NetworkAddress, dials: Bool) {
         self.neighbour = neighbour
@@ -44,8 +53,11 @@ final class Peer {
     var isReady: Bool { channel != nil && greeted }
     var outgoingCount: Int { outgoing.count - outgoingStart }
 
-    /// Wipes and forgets what waits (the connection is gone: like messages lost on the network).
+    /// Wipes and forgets what waits (the connection is gone: like messages lost on the network), and the
+    /// frame keys of the connection: a new one starts with new units.
     func dropQueues() {
+        sealer.reset()
+        verifier.reset()
         counters.messagesDropped += UInt64(outgoingCount)
         for i in outgoingStart..<outgoing.count { wipeBytes(&outgoing[i].payload) }
         outgoing.removeAll()
@@ -69,6 +81,9 @@ struct PeerCounters {
     var connectFailures: UInt64 = 0
     var framesSent: UInt64 = 0
     var framesReceived: UInt64 = 0
+    /// Protocol messages sent and received (a bundle frame carries several).
+    var messagesSent: UInt64 = 0
+    var messagesReceived: UInt64 = 0
     var bytesSent: UInt64 = 0
     var bytesReceived: UInt64 = 0
     /// Frames whose tag did not verify (forged or corrupted): dropped, never acted on.
@@ -85,6 +100,8 @@ struct PeerCounters {
     var messagesDropped: UInt64 = 0
     var authenticationUnitsSent: UInt64 = 0
     var authenticationUnitsReceived: UInt64 = 0
+    /// Hash keys dropped early because the neighbour's pool moved past them.
+    var hashKeyRenewals: UInt64 = 0
     var restartsSeen: UInt64 = 0
     var greetingsRefused: UInt64 = 0
     /// Frames keyed outside this end's window, and position records received.

@@ -128,6 +128,9 @@ extension RelayNode {
         // A new connection: whatever either end announced of its window before may be stale.
         engine.forgetPeerWindow(toward: g.sender)
         guard follow(peer, head: g.head, now: now, reason: "greeting", restarted: restarted) else { return false }
+        // Frame keys belong to one connection: both ends start the new one with a new hash key and pads.
+        peer.sealer.reset()
+        peer.verifier.reset()
         peer.greeted = true
         if !handler.dialled, let channel = handler.channel { sendGreeting(peer, channel: channel) }
         logger.info(

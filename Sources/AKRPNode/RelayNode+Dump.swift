@@ -67,9 +67,12 @@ extension RelayNode {
                             ("malformed", .unsigned(pc.framesMalformed)), ("dropped", .unsigned(pc.framesDropped)),
                             ("waiting_for_key_in", .unsigned(UInt64(peer?.incoming.count ?? 0))),
                             ("waiting_for_key_out", .unsigned(UInt64(peer?.outgoingCount ?? 0))),
+                            ("messages_sent", .unsigned(pc.messagesSent)),
+                            ("messages_received", .unsigned(pc.messagesReceived)),
                             ("messages_dropped", .unsigned(pc.messagesDropped)),
                             ("authentication_units_sent", .unsigned(pc.authenticationUnitsSent)),
                             ("authentication_units_received", .unsigned(pc.authenticationUnitsReceived)),
+                            ("hash_key_renewals", .unsigned(pc.hashKeyRenewals)),
                         ])
                     ),
                     (

@@ -64,8 +64,32 @@ extension RelayNode {
             peer.counters.framesUnverifiable += 1
             return noteBadFrame(peer, "frame from node \(header.sender.rawValue) to \(header.receiver.rawValue) on this link")
         }
-        let index = header.sequence
-        guard engine.authenticationKey(from: neighbour, index: index, into: authenticationKey) else {
+        let link = LinkID(configuration.node, neighbour)
+        let outcome = peer.verifier.open(frame, header: header, engine: engine, from: neighbour, payloadInto: payloadBuffer) {
+            unit in
+            audit.authentication(link: link, sent: false, unit: unit)
+            peer.counters.authenticationUnitsReceived += 1
+        }
+        switch outcome {
+        case .accepted(let decoded):
+            peer.consecutiveBadFrames = 0
+            peer.counters.framesReceived += 1
+            deliver(decoded, from: peer)
+        case .acceptedBundle:
+            do throws(WireError) {
+                // Every inner frame is checked before any reaches the engine.
+                try MessageBundle.decode(frame, header: header, maximumFrameSize: maximumFrameSize, payloadInto: payloadBuffer) {
+                    decoded in
+                    deliver(decoded, from: peer)
+                }
+            } catch {
+                // Authentic but malformed: its key units were consumed, so they are never used again.
+                peer.counters.framesMalformed += 1
+                return noteBadFrame(peer, "authentic bundle with a malformed message: \(error)")
+            }
+            peer.consecutiveBadFrames = 0
+            peer.counters.framesReceived += 1
+        case .unknownUnit(let index):
             if let pool = engine.pool(toward: neighbour), pool.started, !pool.ownsUnit(index), index >= pool.tail,
                 pool.inWindow(index)
             {
@@ -76,36 +100,35 @@ extension RelayNode {
                 return notePositionMismatch(peer, unit: index, head: pool.head, windowEnd: pool.windowEnd, now: clock.now())
             }
             return noteBadFrame(peer, "frame keyed by unit \(index), which this end cannot use")
-        }
-        defer { wipe(authenticationKey) }
-        let decoded: DecodedMessage
-        do throws(WireError) {
-            decoded = try PoolKeyedFrames.open(frame, header: header, key: UnsafeRawBufferPointer(authenticationKey), payloadInto: payloadBuffer)
-        } catch {
+        case .refused(let error):
             if case .authenticationFailed = error {
                 peer.counters.framesForged += 1
                 return noteBadFrame(peer, "frame failed verification")
             }
-            // Authentic but malformed: its key unit was used; consume it so it is never used again.
-            engine.consumeAuthenticationKey(from: neighbour, index: index)
-            audit.authentication(link: LinkID(configuration.node, neighbour), sent: false, unit: index)
-            peer.counters.authenticationUnitsReceived += 1
+            peer.counters.framesUnverifiable += 1
+            return noteBadFrame(peer, "frame refused: \(error)")
+        case .malformed(let error):
+            // Authentic but malformed: its key units were consumed, so they are never used again.
             peer.counters.framesMalformed += 1
             return noteBadFrame(peer, "authentic frame with a malformed body: \(error)")
         }
-        peer.consecutiveBadFrames = 0
-        engine.consumeAuthenticationKey(from: neighbour, index: index)
-        audit.authentication(link: LinkID(configuration.node, neighbour), sent: false, unit: index)
-        peer.counters.authenticationUnitsReceived += 1
-        peer.counters.framesReceived += 1
-        let now = clock.now()
-        let length = Int(decoded.message.payloadLength)
-        let payload = UnsafeRawBufferPointer(rebasing: payloadBuffer[0..<min(length, payloadBuffer.count)])
-        engine.receive(decoded.message, payload: payload, now: now, outbox: outbox)
-        if length > 0 { wipe(UnsafeMutableRawBufferPointer(rebasing: payloadBuffer[0..<min(length, payloadBuffer.count)])) }
-        // Released with the rest of this read (``readComplete``), or by the caller.
-        absorb(now: now)
         return .done
+    }
+
+    /// One authentic message from `peer` into the engine, numbered by this end (see `Peer.engineSequence`).
+    private func deliver(_ decoded: DecodedMessage, from peer: Peer) {
+        var message = decoded.message
+        peer.engineSequence &+= 1
+        message.sequence = peer.engineSequence
+        peer.counters.messagesReceived += 1
+        let length = Int(message.payloadLength)
+        let payload = UnsafeRawBufferPointer(rebasing: payloadBuffer[0..<min(length, payloadBuffer.count)])
+        let now = clock.now()
+        engine.receive(message, payload: payload, now: now, outbox: outbox)
+        if length > 0 { wipe(UnsafeMutableRawBufferPointer(rebasing: payloadBuffer[0..<min(length, payloadBuffer.count)])) }
+        // Each message's output leaves the outbox before the next one runs; released with the rest of this
+        // read (``readComplete``), or by the caller.
+        absorb(now: now)
     }
 
     /// A frame keyed by a unit outside this end's window: the two ends no longer name the same units.

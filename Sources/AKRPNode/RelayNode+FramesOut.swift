@@ -2,8 +2,8 @@ import AKRPEngine
 import AKRPWire
 import NIOCore
 
-/// Frames to neighbours: engine messages queued per neighbour, keyed with the sender's own key units and
-/// sealed, written after the audit log.
+/// Frames to neighbours: engine messages queued per neighbour, keyed with the sender's own key units (a
+/// recycled hash key and 8-byte pads, docs/WIRE.md §4.6) and sealed, written after the audit log.
 extension RelayNode {
 
     /// Queues one engine message for its neighbour; lost at once if the neighbour is not connected
@@ -40,30 +40,61 @@ extension RelayNode {
         guard peer.isReady, let channel = peer.channel else { return nil }
         var buffer = channel.allocator.buffer(capacity: 0)
         let link = LinkID(configuration.node, peer.neighbour)
+        let capacity = MessageBundle.capacity(maximumFrameSize: maximumFrameSize)
         while peer.outgoingStart < peer.outgoing.count {
-            guard let unit = engine.takeAuthenticationKey(toward: peer.neighbour, into: authenticationKey) else { break }
-            audit.authentication(link: link, sent: true, unit: unit)
-            peer.counters.authenticationUnitsSent += 1
-            var item = peer.outgoing[peer.outgoingStart]
-            item.message.sequence = unit
-            let length: Int
+            // The messages that wait and fit travel in one frame (one pad): a bundle, or a plain frame
+            // when only one does.
+            var count = 0
+            var bytes = 0
+            while peer.outgoingStart + count < peer.outgoing.count {
+                let next = MessageBundle.length(of: peer.outgoing[peer.outgoingStart + count].message)
+                guard count == 0 || bytes + next <= capacity else { break }
+                bytes += next
+                count += 1
+            }
+            let first = peer.outgoingStart
+            let sealed: Int?
             do throws(WireError) {
-                length = try withBytes(item.payload) { payload throws(WireError) in
-                    try PoolKeyedFrames.seal(
-                        item.message, payload: payload, key: UnsafeRawBufferPointer(authenticationKey), into: frameBuffer)
+                let took: (UnitIndex) -> Void = { unit in
+                    self.audit.authentication(link: link, sent: true, unit: unit)
+                    peer.counters.authenticationUnitsSent += 1
+                }
+                if count == 1 {
+                    let item = peer.outgoing[first]
+                    sealed = try withBytes(item.payload) { payload throws(WireError) in
+                        try peer.sealer.seal(
+                            item.message, payload: payload, engine: engine, toward: peer.neighbour, into: frameBuffer,
+                            took: took)
+                    }
+                } else {
+                    sealed = try peer.sealer.sealFrame(engine: engine, toward: peer.neighbour, into: frameBuffer, took: took) {
+                        sequence throws(WireError) in
+                        var writer = MessageBundle.Writer(
+                            into: frameBuffer, sequence: sequence, sender: configuration.node, receiver: peer.neighbour)
+                        for i in first..<(first + count) {
+                            let item = peer.outgoing[i]
+                            try withBytes(item.payload) { payload throws(WireError) in
+                                try writer.append(item.message, payload: payload)
+                            }
+                        }
+                        return try writer.finish()
+                    }
                 }
             } catch {
-                logger.error("cannot encode a frame (dropped)", metadata: ["kind": "\(item.message.kind)", "error": "\(error)"])
-                peer.counters.messagesDropped += 1
-                length = 0
+                logger.error(
+                    "cannot encode a frame (dropped)",
+                    metadata: ["kind": "\(peer.outgoing[first].message.kind)", "messages": "\(count)", "error": "\(error)"])
+                peer.counters.messagesDropped += UInt64(count)
+                sealed = 0
             }
-            wipe(authenticationKey)
-            wipeBytes(&peer.outgoing[peer.outgoingStart].payload)
-            peer.outgoingStart += 1
+            guard let length = sealed else { break }  // no own key unit yet: the messages wait for key
+            for i in first..<(first + count) { wipeBytes(&peer.outgoing[i].payload) }
+            peer.outgoingStart += count
             guard length > 0 else { continue }
             buffer.writeBytes(UnsafeRawBufferPointer(rebasing: frameBuffer[0..<length]))
             wipe(UnsafeMutableRawBufferPointer(rebasing: frameBuffer[0..<length]))
             peer.counters.framesSent += 1
+            peer.counters.messagesSent += UInt64(count)
             peer.counters.bytesSent += UInt64(length)
         }
         if peer.outgoingStart == peer.outgoing.count {

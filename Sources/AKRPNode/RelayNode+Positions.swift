@@ -77,6 +77,13 @@ extension RelayNode {
         let now = clock.now()
         let restarted = peer.greetedIncarnation != 0 && m.incarnation != peer.greetedIncarnation
         guard follow(peer, head: m.position, now: now, reason: "position", restarted: restarted) else { return .closed }
+        // The neighbour's pool has moved past this end's hash key: if the neighbour has not seen a frame
+        // under it yet, it can never look it up (its units below its head are gone). Take a new one with
+        // the next frame (docs/WIRE.md §4.6; at most one hash key per position record).
+        if let hashKey = peer.sealer.hashKeyIndex, m.position > hashKey {
+            peer.sealer.reset()
+            peer.counters.hashKeyRenewals += 1
+        }
         if !peer.outgoing.isEmpty { transmit(peer, now: now) }
         loop.execute { [self] in pollSources() }
         return .done

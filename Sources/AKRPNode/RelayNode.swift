@@ -74,7 +74,6 @@ public final class RelayNode: @unchecked Sendable {
     /// Scratch buffers reused by every step (allocated once).
     let frameBuffer: UnsafeMutableRawBufferPointer
     let payloadBuffer: UnsafeMutableRawBufferPointer
-    let authenticationKey: UnsafeMutableRawBufferPointer
     /// Largest neighbour frame this box sends or accepts.
     let maximumFrameSize: Int
 
@@ -108,8 +107,6 @@ public final class RelayNode: @unchecked Sendable {
         frameBuffer.initializeMemory(as: UInt8.self, repeating: 0)
         payloadBuffer = .allocate(byteCount: WireFormat.defaultMaximumFrameSize, alignment: 16)
         payloadBuffer.initializeMemory(as: UInt8.self, repeating: 0)
-        authenticationKey = .allocate(byteCount: max(32, c.engine.unitSize), alignment: 16)
-        authenticationKey.initializeMemory(as: UInt8.self, repeating: 0)
         var now = clock.now()
         startedAt = now
         let needsUSB = c.neighbours.contains { if case .usb = $0.source { true } else { false } }
@@ -139,10 +136,8 @@ public final class RelayNode: @unchecked Sendable {
     deinit {
         wipe(frameBuffer)
         wipe(payloadBuffer)
-        wipe(authenticationKey)
         frameBuffer.deallocate()
         payloadBuffer.deallocate()
-        authenticationKey.deallocate()
     }
 
     /// This run's incarnation.

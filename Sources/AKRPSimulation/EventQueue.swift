@@ -3,13 +3,17 @@ public struct EventQueue<Payload> {
     private var heap: [(time: UInt64, seq: UInt64, payload: Payload)] = []
     private var counter: UInt64 = 0
 
+    /// An empty queue.
     public init() {}
 
+    /// No event is queued.
     public var isEmpty: Bool { heap.isEmpty }
+    /// Events queued.
     public var count: Int { heap.count }
     /// Time of the earliest event.
     public var nextTime: UInt64? { heap.first?.time }
 
+    /// Queues `payload` at `time`; after the events already queued at the same time.
     public mutating func push(_ time: UInt64, _ payload: Payload) {
         counter += 1
         heap.append((time, counter, payload))
@@ -22,6 +26,7 @@ public struct EventQueue<Payload> {
         }
     }
 
+    /// Removes and returns the earliest event (the first queued among equal times), or nil when empty.
     public mutating func pop() -> (time: UInt64, payload: Payload)? {
         guard !heap.isEmpty else { return nil }
         let top = heap[0]

@@ -132,6 +132,13 @@ public final class InvariantChecker {
         for problem in keyBytes!.checkAuthenticationKey(bytes, link: link, index: index) { violate(1, time, problem) }
     }
 
+    /// Notes that unit `index` of `link` was taken to key frames (hash key or pads): its stream bytes must
+    /// appear in no delivered key nor in another authentication unit. Needs the key streams.
+    public func observeAuthenticationUnit(link: LinkID, index: UnitIndex, time: UInt64) {
+        guard keyBytes != nil else { return }
+        for problem in keyBytes!.checkAuthenticationUnit(link: link, index: index) { violate(1, time, problem) }
+    }
+
     /// Checks the end state after a drain period: nothing held (3); and, for a run without faults,
     /// nothing discarded and every consumed unit in a delivered key (4), every accepted request
     /// delivered at both ends (5).

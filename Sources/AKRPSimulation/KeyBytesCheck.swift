@@ -90,6 +90,18 @@ struct KeyBytesCheck {
         return claim(expected, as: .authentication(link, index))
     }
 
+    /// Notes unit `index` of `link` as taken for authentication (the shell reports the index, the bytes
+    /// are the stream's): its stream bytes are claimed like a key's.
+    mutating func checkAuthenticationUnit(link: LinkID, index: UnitIndex) -> [String] {
+        authenticationKeysChecked += 1
+        var units = UnitRuns()
+        try? units.append(index)
+        guard let bytes = streams.bytes(link: link, units: units) else {
+            return ["authentication unit of unknown link \(link)"]
+        }
+        return claim(bytes, as: .authentication(link, index))
+    }
+
     /// Remembers every unit-sized piece of `bytes` as used by `owner`; a piece already used by another
     /// owner is a problem.
     private mutating func claim(_ bytes: [UInt8], as owner: Owner) -> [String] {

@@ -5,8 +5,11 @@ public import AKRPEngine
 /// ``runOneRequest()`` performs one complete request life cycle (reserve → confirm → commit with
 /// shares → deliver at both ends) and returns how many input events the engines handled.
 public final class LifecycleBench {
+    /// The engines of the line, node 1 first.
     public let engines: [Engine]
+    /// The line's topology.
     public let topology: Topology
+    /// The engines' configuration (the defaults).
     public let configuration: EngineConfiguration
     let outbox: Outbox
     let ringCapacity = 1024
@@ -17,8 +20,11 @@ public final class LifecycleBench {
     var count = 0
     let keyBuffer: UnsafeMutableRawBufferPointer
     var deviceNext: [UInt64]
+    /// Units of key each request asks for.
     public let unitsPerRequest: Int
+    /// Requests delivered at both ends so far.
     public private(set) var delivered = 0
+    /// Input events the engines handled so far.
     public private(set) var events = 0
     var time: Nanoseconds = 1_000_000
     var pendingKeys = 0

@@ -1,8 +1,11 @@
 /// A small, fast, deterministic pseudo-random generator (SplitMix64). Same seed, same sequence,
 /// on every platform: the basis of replayable simulations.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
+    /// The generator's state (the sequence continues from it).
     public private(set) var state: UInt64
+    /// A generator whose sequence is fixed by `seed`.
     public init(seed: UInt64) { state = seed }
+    /// The next 64 pseudo-random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

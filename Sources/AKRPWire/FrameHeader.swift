@@ -37,6 +37,12 @@ public enum FrameClass: Sendable, Equatable {
     case neighbour(MessageKind)
     /// A control message between the companion tool and a box (types 0x40…0x49).
     case control(ControlKind)
+    /// Several protocol messages to one neighbour in one authenticated frame (type 0x20, docs/WIRE.md
+    /// §4.7): the body is a sequence of complete neighbour frames without their own tags' meaning.
+    case bundle
+
+    /// The type byte of a bundle.
+    public static let bundleType: UInt8 = 0x20
 
     /// The class of type byte `type`.
     /// - Throws: `.unknownType` when the byte names no message.
@@ -45,6 +51,8 @@ public enum FrameClass: Sendable, Equatable {
             self = .neighbour(kind)
         } else if let kind = ControlKind(rawValue: type) {
             self = .control(kind)
+        } else if type == Self.bundleType {
+            self = .bundle
         } else {
             throw .unknownType(type)
         }
@@ -53,7 +61,7 @@ public enum FrameClass: Sendable, Equatable {
     /// The flags a frame of this class must carry, exactly.
     public var requiredFlags: FrameFlags {
         switch self {
-        case .neighbour: .authenticated
+        case .neighbour, .bundle: .authenticated
         case .control: .local
         }
     }
@@ -103,6 +111,7 @@ public struct FrameHeader: Sendable, Equatable {
         switch frameClass {
         case .neighbour(let kind): kind.rawValue
         case .control(let kind): kind.rawValue
+        case .bundle: FrameClass.bundleType
         }
     }
 
@@ -147,7 +156,7 @@ public struct FrameHeader: Sendable, Equatable {
         guard total <= UInt64(max(maximumFrameSize, 0)) else {
             throw .frameTooLarge(total > UInt64(Int.max) ? Int.max : Int(total))
         }
-        if case .neighbour = frameClass {
+        if frameClass.requiredFlags == .authenticated {  // neighbour frames and bundles
             guard sender != 0 else { throw .invalidField(.sender) }
             guard receiver != 0, receiver != sender else { throw .invalidField(.receiver) }
         }

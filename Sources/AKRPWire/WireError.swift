@@ -37,6 +37,8 @@ public enum WireError: Error, Sendable, Equatable {
     case replayed(sequence: UInt64)
     /// The frame's sequence number is further ahead than the verification window allows.
     case sequenceGapTooLarge(sequence: UInt64)
+    /// The frame names a hash key older than the one this end already accepted frames under.
+    case staleHashKey(index: UInt64)
     /// The link key supply could not provide the authentication key bytes asked for.
     case keySupplyExhausted
     /// Too many frames failed verification under the current hash key; the link must be re-keyed.
@@ -111,6 +113,7 @@ extension WireError: CustomStringConvertible {
         case .authenticationFailed: "authentication failed (bad tag)"
         case .replayed(let s): "replayed or reordered frame (sequence \(s))"
         case .sequenceGapTooLarge(let s): "sequence \(s) too far ahead"
+        case .staleHashKey(let i): "frame keyed under hash key unit \(i), older than the current one"
         case .keySupplyExhausted: "link key supply exhausted"
         case .authenticationLocked: "authentication locked after too many failures"
         case .streamFailed: "stream decoder failed earlier"

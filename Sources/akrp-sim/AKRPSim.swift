@@ -30,6 +30,10 @@ struct Chaos: ParsableCommand {
 
     func validate() throws {
         guard seeds >= 1 else { throw ValidationError("--seeds must be at least 1") }
+        guard UInt64(seeds - 1) <= UInt64.max - firstSeed else {
+            throw ValidationError(
+                "--first-seed \(firstSeed) with --seeds \(seeds) runs past the last seed \(UInt64.max): at most --first-seed \(UInt64.max - UInt64(seeds - 1))")
+        }
     }
 
     func run() throws {
@@ -84,35 +88,6 @@ struct Explore: ParsableCommand {
             print("\(r.violations.count) invariant violations")
         }
         if !r.violations.isEmpty { throw ExitCode(1) }
-    }
-}
-
-/// A one-line progress display on standard error, shown only when standard error is a terminal.
-final class ProgressLine {
-    let total: Int
-    let label: String
-    let enabled = isatty(STDERR_FILENO) != 0
-    private var last = -1
-
-    init(total: Int, label: String) {
-        self.total = total
-        self.label = label
-    }
-
-    func update(_ done: Int) {
-        guard enabled, total > 0 else { return }
-        let percent = done * 100 / total
-        guard percent != last else { return }
-        last = percent
-        let width = 30
-        let filled = width * done / total
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) \(label)".utf8))
-    }
-
-    func finish() {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data("\n".utf8))
     }
 }
 

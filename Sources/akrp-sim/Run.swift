@@ -62,20 +62,6 @@ struct Run: ParsableCommand {
     var scenarioOut: String?
     @Option(help: "Parallel runs (default: number of cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    /// The AKRP latency budgets of `--budget-ms`, ms (empty when malformed).
-    var budgets: [Double] {
-        let parts = budgetMs.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return [] }
-        return parts.map { $0! }
-    }
-
-    /// `value` must be a finite number in `range`, else a ValidationError naming `option`.
-    func check(_ option: String, _ value: Double, _ range: ClosedRange<Double>, _ unit: String) throws {
-        guard value.isFinite && range.contains(value) else {
-            throw ValidationError("\(option) must be \(range.lowerBound)…\(range.upperBound) \(unit), got \(value)")
-        }
-    }
-
     func validate() throws {
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
         // Times become integer nanoseconds: bound them so that they fit and mean something.
@@ -116,102 +102,19 @@ struct Run: ParsableCommand {
         _ = try loads()
     }
 
-    func protocolList() throws -> [ProtocolKind] {
-        try protocols.split(separator: ",").map {
-            guard let p = ProtocolKind(rawValue: String($0)) else { throw ValidationError("unknown protocol '\($0)'") }
-            return p
-        }
-    }
-
-    func routingList() throws -> [RoutingPolicy] {
-        try routing.split(separator: ",").map {
-            guard let r = RoutingPolicy(rawValue: String($0)) else { throw ValidationError("unknown routing '\($0)'") }
-            return r
-        }
-    }
-
-    func loads() throws -> [Double] {
-        let out = try loadValues()
-        guard out.allSatisfy({ $0.isFinite && $0 <= 1000 }), out.count <= 1000 else {
-            throw ValidationError("--load: at most 1000 points, each at most 1000 × the bound, got '\(load)'")
-        }
-        return out
-    }
-
-    func loadValues() throws -> [Double] {
-        let wrong = ValidationError("--load wants X, a list X,Y,… or A:B:STEP with 0 < A ≤ B and STEP > 0, got '\(load)'")
-        if load.contains(",") {
-            let list = load.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard list.allSatisfy({ ($0 ?? 0) > 0 }) else { throw wrong }
-            return list.map { $0! }
-        }
-        let parts = load.split(separator: ":").map { Double($0) }
-        if parts.count == 1, let x = parts[0], x > 0 { return [x] }
-        guard parts.count == 3, let a = parts[0], let b = parts[1], let s = parts[2], a > 0, b >= a, s > 0 else {
-            throw wrong
-        }
-        guard a.isFinite, b.isFinite, (b - a) / s < 1000 else {
-            throw ValidationError("--load: at most 1000 points, each at most 1000 × the bound, got '\(load)'")
-        }
-        var out: [Double] = []
-        var k = 0
-        while a + Double(k) * s <= b + 1e-9 {
-            out.append(((a + Double(k) * s) * 1000).rounded() / 1000)
-            k += 1
-        }
-        return out
-    }
-
-    func loadNetwork() throws -> SimNetwork {
-        do {
-            if let n = try SimNetwork.builtin(topology, seed: seed) { return n }
-            guard let text = try? String(contentsOfFile: topology, encoding: .utf8) else {
-                throw ValidationError("--topology: '\(topology)' is neither a built-in topology nor a readable file")
-            }
-            var file = try TopologyFile(parsing: text, name: (topology as NSString).lastPathComponent)
-            for (l, path) in file.tracePaths {
-                file.network.links[l].delivery = .trace(try loadTrace(path))
-            }
-            return file.network
-        } catch let e as NetworkError {
-            throw ValidationError("\(e)")
-        }
-    }
-
-    func loadTrace(_ path: String) throws -> KeyTraceSchedule {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("key trace '\(path)' cannot be read")
-        }
-        return try KeyTraceSchedule(parsing: [UInt8](data))
-    }
-
     func run() throws {
         let clock = ContinuousClock()
         let started = clock.now
         let kinds = try protocolList()
         let routings = try routingList()
         let loadList = try loads()
-        let workloadKind = WorkloadKind(rawValue: workload)!
-        var network = try loadNetwork()
-        if let t = traceKey {
-            let schedule = try loadTrace(t)
-            for l in network.links.indices { network.links[l].delivery = .trace(schedule) }
-        }
-        let demand: Demand
-        if let path = demandFile {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ValidationError("--demand: '\(path)' cannot be read")
-            }
-            do {
-                demand = Demand(network: network, matrix: try DemandFile(parsing: text, network: network).pairs)
-            } catch {
-                throw ValidationError("--demand \(path): \(error)")
-            }
-        } else {
-            demand = Demand(network: network, kind: workloadKind, seed: seed)
-        }
-        if let out = scenarioOut {
-            try writeScenario(network: network, demand: demand, to: out)
+        let files = RunOutputs(json: json, trace: trace, plot: plot, scenario: scenarioOut)
+        // Output paths are checked before the run: a typo must not cost the results of a long sweep.
+        try files.preflight()
+        let network = try loadNetworkWithTraces()
+        let demand = try loadDemand(network: network)
+        if scenarioOut != nil {
+            try files.writeScenario(network: network, demand: demand)
             return
         }
         var bound = boundBps ?? 0
@@ -221,128 +124,53 @@ struct Run: ParsableCommand {
             bound = fb.bitsPerSecond
             boundMethod = fb.method
         }
-        let interactive = isatty(2) == 1
-        if interactive {
-            FileHandle.standardError.write(
-                "akrp-sim run: \(network.name), \(network.nodeCount) nodes, \(network.links.count) links, bound \(Int(bound)) bit/s (\(boundMethod))\n"
-                    .data(using: .utf8)!)
+        FileHandle.standardError.write(
+            Data("akrp-sim run: \(network.name), \(network.nodeCount) nodes, \(network.links.count) links, bound \(Int(bound)) bit/s (\(boundMethod))\n".utf8))
+        let scenarios = try makeScenarios(network: network, demand: demand, loads: loadList, bound: bound)
+        let tasks = makeTasks(scenarios: scenarios.count, routings: routings, kinds: kinds)
+        do { try checkMemory(scenarios: scenarios, tasks: tasks, network: network) } catch let e as ValidationError {
+            throw e
+        } catch {
+            throw ValidationError(explain(error))
         }
-        // One scenario per load point: identical arrivals and key streams for every protocol and routing.
-        var scenarios: [Scenario] = []
-        for x in loadList {
-            let perSecond = rate ?? (x * bound / Double(requestBits))
-            // Arrivals are generated up front (identical for every protocol): refuse what would not fit.
-            let expected = perSecond * duration
-            guard expected <= 20_000_000 else {
-                throw ValidationError(
-                    "--load/--rate and --duration ask for about \(Int(expected)) requests per point; at most 20,000,000")
-            }
-            let arrivals = demand.arrivals(
-                kind: workloadKind, rate: perSecond, duration: UInt64(duration * 1e9), bits: requestBits, seed: seed)
-            var s = Scenario(network: network, arrivals: arrivals, duration: UInt64(duration * 1e9), seed: seed)
-            s.drain = UInt64(drain * 1e9)
-            s.delivery =
-                delivery == "fluid"
-                ? .fluid(period: 10_000_000) : .blocks(meanPeriod: UInt64(blockPeriod * 1e9), jitter: jitter)
-            s.poolCapacity = poolCapacity
-            s.recordCapacity = records
-            s.sourceCapacity = min(256, records)
-            s.latencyBudget = UInt64(budgets[0] * 1e6)
-            s.etaDeviations = etaDeviations
-            s.adaptiveMultipath = adaptiveMultipath
-            s.linkStateRadius = linkStateRadius
-            s.detourBudget = detourBudgetMs == "off" ? nil : UInt64((Double(detourBudgetMs) ?? 0) * 1e6)
-            s.linkStateInterval = UInt64(linkStateMs * 1e6)
-            s.processing = UInt64(processingUs * 1e3)
-            s.load = rate == nil ? x : 0
-            s.boundBitsPerSecond = bound
-            s.recordTrace = trace != nil
-            scenarios.append(s)
-        }
-        struct Task { var scenario: Int; var routing: RoutingPolicy; var kind: ProtocolKind; var budget: Double? }
-        var tasks: [Task] = []
-        let budgetList = budgets
-        for (i, _) in scenarios.enumerated() {
-            for r in routings {
-                for k in kinds {
-                    if k.isEngine && budgetList.count > 1 {
-                        for b in budgetList { tasks.append(Task(scenario: i, routing: r, kind: k, budget: b)) }
-                    } else {
-                        tasks.append(Task(scenario: i, routing: r, kind: k, budget: nil))
-                    }
-                }
-            }
-        }
-        // Refuse before building thousands of engines what this machine cannot hold.
-        if let engineTask = tasks.first(where: { $0.kind.isEngine }) {
-            let perRun = try EngineNetworkRun.estimatedEngineBytes(
-                scenario: scenarios[engineTask.scenario], kind: engineTask.kind, routing: engineTask.routing)
-            let atOnce = max(1, min(threads, tasks.count))
-            let memory = Double(ProcessInfo.processInfo.physicalMemory)
-            if Double(perRun * atOnce) > 0.75 * memory {
-                throw ValidationError(
-                    "the AKRP engines would need about \(perRun * atOnce / 1_048_576) MiB (\(network.nodeCount) nodes, pools of "
-                        + "\(poolCapacity) units, \(records) records per node, \(atOnce) runs at once) of this machine's "
-                        + "\(Int(memory / 1_048_576)) MiB: lower --pool-capacity, --records or --threads")
-            }
-        }
-        let state = RunState(count: tasks.count, interactive: interactive)
-        let frozenScenarios = scenarios
-        let frozenTasks = tasks
+        let state = RunState(count: tasks.count)
         let workloadName = workload
-        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, tasks.count))) { worker in
+        let workers = max(1, min(threads, tasks.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var t = worker
-            while t < frozenTasks.count {
-                let task = frozenTasks[t]
+            while t < tasks.count {
+                let task = tasks[t]
                 let begin = clock.now
                 do {
-                    var scenario = frozenScenarios[task.scenario]
+                    var scenario = scenarios[task.scenario]
                     if let b = task.budget { scenario.latencyBudget = UInt64(b * 1e6) }
                     var out = try ProtocolRunner.run(
                         task.kind, routing: task.routing, scenario: scenario, workload: workloadName,
                         progress: { state.progress(worker: worker, fraction: $0) })
                     if let b = task.budget { out.result.protocolName += "@\(Int(b))ms" }
-                    let d = clock.now - begin
-                    out.result.wallSeconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+                    out.result.wallSeconds = seconds(clock.now - begin)
                     state.finish(index: t, output: out)
                 } catch {
-                    state.fail(index: t, message: "\(task.kind.rawValue): \(error)")
+                    state.fail(index: t, message: "\(task.kind.rawValue): \(explain(error))")
                 }
-                t += max(1, min(threads, frozenTasks.count))
+                t += workers
             }
         }
         state.endProgress()
         if let e = state.errors.first { throw ValidationError(e) }
         let outputs = state.outputs.compactMap { $0 }
-        let results = outputs.map(\.result)
-        let total = clock.now - started
-        let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) * 1e-18
-        if let path = json {
-            let body = "[\n" + results.map(\.json).joined(separator: ",\n") + "\n]\n"
-            try body.write(toFile: path, atomically: true, encoding: .utf8)
-        }
-        if let path = trace {
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            for o in outputs {
-                var chunk = ""
-                for line in o.trace {
-                    chunk += line
-                    chunk += "\n"
-                    if chunk.utf8.count > 1 << 20 {
-                        h.write(chunk.data(using: .utf8)!)
-                        chunk = ""
-                    }
-                }
-                h.write(chunk.data(using: .utf8)!)
-            }
-            try h.close()
-        }
-        if let dir = plot {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try RunPlots(results: results, network: network, boundMethod: boundMethod).write(to: dir)
-        }
-        // The summary table on standard output.
+        // The table first: an output file that cannot be written must not lose the results.
+        printSummary(
+            results: outputs.map(\.result), network: network, bound: bound, boundMethod: boundMethod,
+            seconds: seconds(clock.now - started), engineBytes: outputs.map(\.engineBytes).max() ?? 0)
+        try files.write(outputs: outputs, network: network, boundMethod: boundMethod)
+    }
+
+    /// The summary table on standard output.
+    func printSummary(
+        results: [ProtocolResult], network: SimNetwork, bound: Double, boundMethod: String, seconds: Double,
+        engineBytes: Int
+    ) {
         print(
             "topology \(network.name) (\(network.nodeCount) nodes, \(network.links.count) links), workload \(workload), \(delivery) key, bound \(Int(bound)) bit/s (\(boundMethod)), \(String(format: "%.1f", seconds)) s wall, peak RSS \(peakResidentMegabytes()) MB"
         )
@@ -357,83 +185,11 @@ struct Run: ParsableCommand {
                         r.deliveredRequests, r.throughputBps, r.boundRatio, r.successRatio, r.keyWastedBits,
                         r.consumedPerDeliveredBit, r.latencyMean, r.latencyP99, r.wallSeconds))
         }
-        if let bytes = outputs.map(\.engineBytes).max(), bytes > 0 {
-            print("engine memory (all nodes, one run): \(bytes / 1024) KiB")
-        }
-    }
-
-    func writeScenario(network: SimNetwork, demand: Demand, to path: String) throws {
-        var s = "{\"topology\":\"\(network.name)\",\"nodes\":\(network.nodeCount),\"links\":["
-        s += network.links.map { "[\($0.a + 1),\($0.b + 1),\($0.rate)]" }.joined(separator: ",")
-        s += "],\"demand\":["
-        s += demand.weightedPairs().map { "[\($0.0 + 1),\($0.1 + 1),\($0.2)]" }.joined(separator: ",")
-        s += "]}\n"
-        try s.write(toFile: path, atomically: true, encoding: .utf8)
+        if engineBytes > 0 { print("engine memory (all nodes, one run): \(engineBytes / 1024) KiB") }
     }
 }
 
-/// Peak resident set size of this process, MB (Linux `VmHWM`).
-func peakResidentMegabytes() -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
-        return kb / 1024
-    }
-    return 0
-}
-
-/// Shared, lock-protected state of parallel runs; draws the progress bar on a terminal.
-final class RunState: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var outputs: [ProtocolRunner.Output?]
-    private(set) var errors: [String] = []
-    private var fractions: [Int: Double] = [:]
-    private var done = 0
-    private let interactive: Bool
-    private var lastDraw = 0.0
-
-    init(count: Int, interactive: Bool) {
-        outputs = Array(repeating: nil, count: count)
-        self.interactive = interactive
-    }
-
-    func progress(worker: Int, fraction: Double) {
-        lock.lock()
-        fractions[worker] = fraction
-        draw()
-        lock.unlock()
-    }
-
-    func finish(index: Int, output: ProtocolRunner.Output) {
-        lock.lock()
-        outputs[index] = output
-        done += 1
-        fractions = [:]
-        draw(force: true)
-        lock.unlock()
-    }
-
-    func fail(index: Int, message: String) {
-        lock.lock()
-        errors.append(message)
-        done += 1
-        lock.unlock()
-    }
-
-    private func draw(force: Bool = false) {
-        guard interactive else { return }
-        let total = Double(outputs.count)
-        let partial = fractions.values.reduce(0, +)
-        let f = min(1, (Double(done) + partial) / total)
-        guard force || f - lastDraw >= 0.005 else { return }
-        lastDraw = f
-        let width = 40
-        let filled = Int(f * Double(width))
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write("\r[\(bar)] \(done)/\(outputs.count) runs".data(using: .utf8)!)
-    }
-
-    func endProgress() {
-        if interactive { FileHandle.standardError.write("\n".data(using: .utf8)!) }
-    }
+/// A duration in seconds.
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }

@@ -36,7 +36,11 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
     }
 
     @Test(arguments: [
-        ("node a\nnode b\nlink a c rate=1000 delay=1\n", 3, "b"),
+        ("node a\nnode b\nlink a c rate=1000 delay=1\n", 3, "NAME_B"),
+        ("node a\nnode b\nlink x b rate=1000 delay=1\n", 3, "NAME_A"),
+        ("node a\nnode b\nlink a b rate=1000 delay=1 rate=5\n", 3, "rate"),
+        // CRLF line ends count lines like LF ones.
+        ("node a\r\nnode b\r\n\r\nlink a b rate=fast delay=1\r\n", 4, "rate"),
         ("node a\nnode b\n\nlink a b rate=fast delay=1\n", 4, "rate"),
         ("node a\nnode b\nlink a b delay=1\n", 3, "rate"),
         ("node a\nnode b\nlink a b rate=1000 delay=-2\n", 3, "delay"),
@@ -63,6 +67,37 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
             #expect(f == field)
             #expect("\(error)".contains("line \(line)"))
         }
+    }
+
+    /// Problems of the whole file (too few nodes, no links) name no line: not "line 0", not the line
+    /// after the last one.
+    @Test(arguments: [
+        ("", "node", "found 0"),
+        ("node a\n", "node", "found 1"),
+        ("node a", "node", "found 1"),
+        ("node a\r\nnode b\r\n", "link", "no link lines"),
+    ])
+    func wholeFileProblemsNameNoLine(text: String, field: String, reason: String) {
+        do {
+            _ = try TopologyFile(parsing: text)
+            Issue.record("accepted: \(text.debugDescription)")
+        } catch {
+            guard case .file(let l, let f, let r) = error else {
+                Issue.record("expected a file error, got \(error)")
+                return
+            }
+            #expect(l == 0 && f == field && r.contains(reason), "\(error)")
+            #expect("\(error)".hasPrefix("topology file: "), "\(error)")
+        }
+    }
+
+    @Test func crlfFileParsesLikeLF() throws {
+        let lf = "# demo\nnode x\nnode y\nlink x y rate=8000 delay=2.5 period=1 jitter=0.2\n"
+        let crlf = try TopologyFile(parsing: lf.replacingOccurrences(of: "\n", with: "\r\n"))
+        let plain = try TopologyFile(parsing: lf)
+        #expect(crlf.network.nodeNames == ["x", "y"])
+        #expect(crlf.network.links[0].delivery == plain.network.links[0].delivery)
+        #expect(crlf.network.links[0].delay == 2_500_000)
     }
 
     @Test func disconnectedFileIsRefusedNamingANode() {
@@ -136,6 +171,27 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
         #expect(out.result.keyDiscardedBits == 0)
         // Every delivered bit consumed exactly one unit per hop: consumption is a whole multiple.
         #expect(out.result.keyConsumedBits >= out.result.deliveredBits)
+    }
+
+    /// Frames group the messages one node sends one neighbour at one instant; authentication is charged
+    /// per frame with the wire's cost (FrameKeyCost), alike for every protocol.
+    @Test(arguments: [ProtocolKind.akrp, .hopByHop, .rsvp])
+    func authenticationIsChargedPerFrame(kind: ProtocolKind) throws {
+        let s = nsfnetScenario(load: 1.0, seconds: 8)
+        let r = try ProtocolRunner.run(kind, routing: .shortest, scenario: s, workload: "poisson").result
+        #expect(r.frames > 0 && r.frames <= r.messages)
+        #expect(
+            r.authenticationBits
+                == FrameKeyCost.boundBits(frames: Int(r.frames), directions: 2 * s.network.links.count, unitBits: s.unitBits))
+        if kind.isEngine {
+            #expect(r.messagesByKind.reduce(0) { $0 + $1.1 } == r.messages)
+        } else {
+            #expect(r.messagesByKind.isEmpty)
+        }
+        if kind == .hopByHop {
+            // Relays of one block of key leave together: fewer frames than messages.
+            #expect(r.frames < r.messages)
+        }
     }
 
     @Test func hopByHopDropsAndWastesUnderOverload() throws {
@@ -243,6 +299,7 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
         ("1 2 abc\n", 1, "weight"),
         ("1 2 1\n\n1 2 5\n", 3, "pair"),
         ("# nothing\n", 0, "pair"),
+        ("1 2 1\r\n1 2 abc\r\n", 2, "weight"),
     ])
     func malformedFilesNameTheLineAndField(text: String, line: Int, field: String) {
         #expect {

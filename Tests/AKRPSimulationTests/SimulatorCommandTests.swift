@@ -42,15 +42,22 @@ import Testing
         let claims = try run(
             [script, json, "--saturation", "1.0", "--frontier", json, "--seeds", json], executable: "/usr/bin/python3")
         #expect(claims.status == 0, "\(claims.output)")
+        // One configuration (the default budget of a budget sweep) against each baseline, never a best-of.
+        #expect(claims.output.contains("## Claims of `akrp@2000ms` (one configuration) against each baseline"))
         #expect(claims.output.contains("| key-aware | 1.20 | throughput (bit/s) |"))
-        #expect(claims.output.contains("| key-aware | 0.80 | wasted bits | akrp"))
+        #expect(claims.output.contains("| key-aware | 0.80 | wasted bits | 0 |"))
         #expect(!claims.output.contains("| key-aware | 0.80 | throughput"), "throughput is only claimed from saturation up")
-        #expect(claims.output.contains("| key-aware | 1.20 | rsvp |"))
-        #expect(claims.output.contains("of 2 baseline points are dominated"))
+        #expect(claims.output.contains("| rsvp |"))
+        #expect(!claims.output.contains("akrp@500ms |"), "another budget must not stand in for the configuration")
+        // The frontier names the budgets that dominate each baseline point.
+        #expect(claims.output.contains("of 2 baseline points are dominated by at least one budget setting of akrp"))
         // The same file twice as "seeds": one row per seed and a summary row for load 1.2 only.
-        #expect(claims.output.contains("| key-aware | 1.20 | all |"))
+        #expect(claims.output.contains("| key-aware | 1.20 | all | rsvp |"))
         #expect(!claims.output.contains("| key-aware | 0.80 | all |"))
-        #expect(claims.output.contains("(routing, load, seed) points."))
+        #expect(claims.output.contains("(routing, load, seed, baseline) points."))
+        // A configuration that is not in the file is refused, naming what is there.
+        let missing = try run([script, json, "--config", "akrp-multipath"], executable: "/usr/bin/python3")
+        #expect(missing.status == 2 && missing.output.contains("akrp@2000ms"), "\(missing.output)")
     }
 
     @Test func malformedListsAreRefusedNamingTheOption() throws {
@@ -79,11 +86,84 @@ import Testing
         (["--threads=-1"], "--threads"),
         (["--topology", "waxman:100000000"], "waxman:N"),
         (["--topology", "grid:100000x100000"], "grid:RxC"),
+        // The engine's own field names (maxRequestUnits, poolCapacity) never reach the user.
+        (["--request-bits", "16384", "--pool-capacity", "32"], "raise --pool-capacity (32) or lower --request-bits"),
     ])
     func outOfRangeNumbersAreRefused(arguments: [String], named: String) throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "akrp-sim not built at \(Self.binary)")
         let out = try run(["run", "--protocols", "akrp", "--duration", "1"] + arguments)
         #expect(out.status == 64, "\(out.output)")
         #expect(out.output.contains(named), "\(out.output)")
+    }
+
+    /// A bad output path is refused before the run (in well under the run's time), naming the option
+    /// and the folder — never a raw Foundation error after the results are computed.
+    @Test(arguments: [
+        ("--json", "/nonexistent-akrp-folder/r.json", "the folder /nonexistent-akrp-folder does not exist"),
+        ("--trace", "/tmp", "is a folder, not a file"),
+        ("--plot", "/proc/akrp-plots", "the folder cannot be made (/proc/akrp-plots: No such file or directory)"),
+    ])
+    func badOutputPathIsRefusedBeforeTheRun(option: String, path: String, reason: String) throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "akrp-sim not built at \(Self.binary)")
+        // A run of 10,000 simulated seconds would take minutes: the refusal must come first.
+        let out = try run(["run", "--protocols", "rsvp", "--duration", "10000", option, path])
+        #expect(out.status != 0, "\(out.output)")
+        #expect(out.output.contains("\(option) \(path): \(reason)"), "\(out.output)")
+        #expect(!out.output.contains("NSCocoaErrorDomain") && !out.output.contains("routing    load"), "\(out.output)")
+    }
+
+    /// Trace lines of a sweep carry protocol, routing, load and budget: no two lines share them all with an id.
+    @Test func traceLinesOfASweepNameTheirRun() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "akrp-sim not built at \(Self.binary)")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("akrp-sim-trace-\(getpid()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let out = try run([
+            "run", "--protocols", "akrp,rsvp", "--routing", "shortest,key-aware", "--load", "0.5,1.0", "--duration", "2",
+            "--drain", "2", "--threads", "1", "--trace", path,
+        ])
+        #expect(out.status == 0, "\(out.output)")
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var keys = Set<String>()
+        var lines = 0
+        var runs = Set<String>()
+        for line in text.split(separator: "\n") {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let run = "\(object["protocol"]!)|\(object["routing"]!)|\(object["load"]!)|\(object["budget_ms"]!)"
+            keys.insert("\(object["id"]!)|" + run)
+            runs.insert(run)
+            lines += 1
+        }
+        #expect(lines > 0 && keys.count == lines)
+        #expect(runs.count == 8, "\(runs)")
+    }
+
+    /// Without a terminal (a CI log), a long run prints progress lines on standard error.
+    @Test func progressLinesWithoutATerminal() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "akrp-sim not built at \(Self.binary)")
+        setenv("AKRP_PROGRESS_SECONDS", "0.000001", 1)
+        defer { unsetenv("AKRP_PROGRESS_SECONDS") }
+        let out = try run(["run", "--protocols", "akrp", "--duration", "20", "--load", "1.0", "--threads", "1"])
+        #expect(out.status == 0, "\(out.output)")
+        #expect(out.output.contains("progress: ") && out.output.contains("/1 runs)"), "\(out.output.prefix(400))")
+    }
+
+    @Test func topologyFileWithCRLFRuns() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "akrp-sim not built at \(Self.binary)")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("akrp-sim-crlf-\(getpid()).topo").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "node A\r\nnode B\r\nnode C\r\nlink A B rate=4000 delay=1\r\nlink B C rate=4000 delay=1\r\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let out = try run(["run", "--topology", path, "--protocols", "akrp", "--duration", "2", "--threads", "1"])
+        #expect(out.status == 0, "\(out.output)")
+        #expect(out.output.contains("(3 nodes, 2 links)"), "\(out.output)")
+    }
+
+    @Test func firstSeedNearTheEndIsRefusedNotWrapped() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "akrp-sim not built at \(Self.binary)")
+        let out = try run(["chaos", "--first-seed", "18446744073709551615", "--seeds", "2"])
+        #expect(out.status == 64, "\(out.output)")
+        #expect(out.output.contains("--first-seed"), "\(out.output)")
+        let last = try run(["chaos", "--first-seed", "18446744073709551614", "--seeds", "2"])
+        #expect(last.status == 0 && last.output.contains("2 seeds, 0 invariant violations"), "\(last.output)")
     }
 }

@@ -158,6 +158,21 @@ enum FrameDecoding {
             }
             fields.append(("tag", .text(HexText.string(frame[(frame.count - WireFormat.tagLength)...]))))
             fields.append(("tagVerified", .text("no (needs the link key)")))
+        case .bundle:
+            var kinds: [String] = []
+            _ = try withBytes(frame) { b throws(WireError) in
+                try MessageBundle.decode(b, header: header, payloadInto: nil) { kinds.append(kindName($0.message.kind)) }
+            }
+            fields.insert(("type", .text("bundle")), at: 0)
+            fields += [
+                ("flags", .text("authenticated")),
+                ("sequence", .number(header.sequence)),
+                ("from", .number(UInt64(header.sender.rawValue))),
+                ("to", .number(UInt64(header.receiver.rawValue))),
+                ("messages", .text(kinds.joined(separator: ","))),
+                ("tag", .text(HexText.string(frame[(frame.count - WireFormat.tagLength)...]))),
+                ("tagVerified", .text("no (needs the link key)")),
+            ]
         case .control:
             let decoded = try withBytes(frame) { b throws(WireError) in try ControlCodec.decode(b) }
             let m = decoded.message

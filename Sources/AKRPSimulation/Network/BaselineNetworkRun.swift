@@ -28,7 +28,9 @@ public final class BaselineNetworkRun: NetworkRun {
         case sample
     }
 
+    /// The baseline protocol run (hop-by-hop or rsvp).
     public let kind: ProtocolKind
+    /// The routing policy.
     public let routing: RoutingPolicy
     let scenario: Scenario
     let topology: Topology
@@ -50,6 +52,8 @@ public final class BaselineNetworkRun: NetworkRun {
     var rng: SplitMix64
     let outcomes: Outcomes
     var counters = RunCounters()
+    /// Which messages share a frame (for the authentication accounting).
+    var frames: FrameGrouping
     var now: Nanoseconds = 0
     let end: Nanoseconds
     let sampleInterval: Nanoseconds = 100_000_000
@@ -57,10 +61,12 @@ public final class BaselineNetworkRun: NetworkRun {
     let keys: LinkKeyStreams
     var links: [LinkID]
 
+    /// Prepares a baseline run of `scenario`: key schedules, arrivals and sampling queued. `kind` must be a baseline (not an engine protocol).
     public init(scenario: Scenario, kind: ProtocolKind, routing: RoutingPolicy) {
         precondition(!kind.isEngine, "BaselineNetworkRun runs the baselines only")
         self.kind = kind
         self.routing = routing
+        frames = FrameGrouping(links: scenario.network.links.count)
         self.scenario = scenario
         topology = scenario.network.engineTopology(unitBits: scenario.unitBits)
         router = Router(topology: topology)
@@ -164,6 +170,7 @@ public final class BaselineNetworkRun: NetworkRun {
 
     private func send(_ m: Message, over l: Int, to node: Int) {
         counters.messages += 1
+        if frames.startsFrame(link: l, fromLow: node == scenario.network.links[l].b, now: now) { counters.frames += 1 }
         queue.push(now + scenario.network.links[l].delay, .arrive(m, node: node))
     }
 

@@ -34,11 +34,9 @@ public struct DemandFile: Sendable {
         var distances: [Int: [Int]] = [:]
         var seen = Set<Int>()
         var out: [(Int, Int, Double)] = []
-        var lineNumber = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNumber += 1
-            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "," }).map(String.init)
+        for (lineIndex, raw) in numberedLines(text).enumerated() {
+            let lineNumber = lineIndex + 1
+            let words = fieldsOfLine(raw, commas: true)
             if words.isEmpty { continue }
             guard words.count == 3 else {
                 throw Self.error(lineNumber, "pair", "expected 'SOURCE DESTINATION WEIGHT', got \(words.count) words")
@@ -59,7 +57,7 @@ public struct DemandFile: Sendable {
             }
             out.append((s, d, w))
         }
-        guard !out.isEmpty else { throw Self.error(0, "pair", "the demand file has no pairs") }
+        guard !out.isEmpty else { throw Self.error(0, "pair", "no pairs (lines 'SOURCE DESTINATION WEIGHT')") }
         pairs = out
     }
 }

@@ -42,6 +42,8 @@ public final class EngineNetworkRun: NetworkRun {
     var ids: [RequestID: Int32] = [:]
     let outcomes: Outcomes
     var counters = RunCounters()
+    /// Which messages share a frame (for the authentication accounting).
+    var frames: FrameGrouping
     var now: Nanoseconds = 0
     let end: Nanoseconds
     let sampleInterval: Nanoseconds = 100_000_000
@@ -57,6 +59,7 @@ public final class EngineNetworkRun: NetworkRun {
         precondition(kind.isEngine, "EngineNetworkRun runs engine protocols only")
         self.kind = kind
         self.routing = routing
+        frames = FrameGrouping(links: scenario.network.links.count)
         self.scenario = scenario
         let c = try Self.configuration(scenario: scenario, kind: kind, routing: routing)
         configuration = c
@@ -248,6 +251,8 @@ public final class EngineNetworkRun: NetworkRun {
             let target = Int(m.to.rawValue) - 1
             guard let l = topology.index(of: LinkID(m.from, m.to)) else { continue }
             counters.messages += 1
+            if frames.startsFrame(link: l, fromLow: m.from < m.to, now: now) { counters.frames += 1 }
+            counters.messagesByKind[Int(m.kind.rawValue) & 15] += 1
             let flight = InFlight(message: m, payload: payload, target: target)
             let f: Int
             if let reuse = freeFlights.popLast() {
@@ -307,8 +312,11 @@ public final class EngineNetworkRun: NetworkRun {
     }
 }
 
-/// JSON lines of per-request outcomes (the `--trace` format of `docs/SIMULATOR.md`).
-func traceLines(protocol p: ProtocolKind, scenario s: Scenario, outcomes o: Outcomes) -> [String] {
+/// JSON lines of per-request outcomes (the `--trace` format of `docs/SIMULATOR.md`). Each line names its
+/// run — protocol, routing, load and (AKRP) latency budget — so that the lines of a sweep stay apart.
+func traceLines(protocol p: ProtocolKind, routing: RoutingPolicy, scenario s: Scenario, outcomes o: Outcomes) -> [String] {
+    let budget = p.isEngine ? "\(s.latencyBudget / 1_000_000)" : "null"
+    let run = "\"protocol\":\"\(p.rawValue)\",\"routing\":\"\(routing.rawValue)\",\"load\":\(s.load),\"budget_ms\":\(budget)"
     var out: [String] = []
     out.reserveCapacity(s.arrivals.count)
     for (i, a) in s.arrivals.enumerated() {
@@ -320,7 +328,7 @@ func traceLines(protocol p: ProtocolKind, scenario s: Scenario, outcomes o: Outc
             return String(repeating: "0", count: 16 - h.count) + h
         }
         out.append(
-            "{\"id\":\(i),\"protocol\":\"\(p.rawValue)\",\"source\":\(a.source + 1),\"destination\":\(a.destination + 1),\"path\":[\(o.paths[i].map(String.init).joined(separator: ","))],\"outcome\":\"\(o.outcome[i].name)\",\"bits\":\(a.bits),\"units\":[\(ranges.joined(separator: ","))],\"arrival_ns\":\(a.time),\"delivery_ns\":\(delivered ? String(done) : "null"),\"source_digest\":\(o.sourceTime[i] > 0 ? "\"\(hex(o.sourceDigest[i]))\"" : "null"),\"destination_digest\":\(o.destinationTime[i] > 0 ? "\"\(hex(o.destinationDigest[i]))\"" : "null")}"
+            "{\"id\":\(i),\(run),\"source\":\(a.source + 1),\"destination\":\(a.destination + 1),\"path\":[\(o.paths[i].map(String.init).joined(separator: ","))],\"outcome\":\"\(o.outcome[i].name)\",\"bits\":\(a.bits),\"units\":[\(ranges.joined(separator: ","))],\"arrival_ns\":\(a.time),\"delivery_ns\":\(delivered ? String(done) : "null"),\"source_digest\":\(o.sourceTime[i] > 0 ? "\"\(hex(o.sourceDigest[i]))\"" : "null"),\"destination_digest\":\(o.destinationTime[i] > 0 ? "\"\(hex(o.destinationDigest[i]))\"" : "null")}"
         )
     }
     return out

@@ -40,7 +40,7 @@ extension NetworkRun {
         let result = ProtocolResult(
             protocol: kind, routing: routing, workload: workload, scenario: scenario, outcomes: outcomes,
             counters: counters)
-        let trace = scenario.recordTrace ? traceLines(protocol: kind, scenario: scenario, outcomes: outcomes) : []
+        let trace = scenario.recordTrace ? traceLines(protocol: kind, routing: routing, scenario: scenario, outcomes: outcomes) : []
         return (result, trace)
     }
 }

@@ -11,6 +11,7 @@ public enum RequestOutcome: UInt8, Sendable {
     /// Still waiting when the run ended.
     case unfinished
 
+    /// The outcome as written in traces and JSON.
     public var name: String {
         switch self {
         case .pending: "pending"
@@ -70,6 +71,29 @@ struct RunCounters {
     /// Integral of reserved/locked units over time (unit·ns), sampled.
     var reservedUnitNanoseconds: Double = 0
     var messages: UInt64 = 0
+    /// Authenticated frames: the messages one node sends one neighbour at one instant travel together.
+    var frames: UInt64 = 0
+    /// Messages by kind (index = `MessageKind.rawValue`; 0 unused), engine protocols only.
+    var messagesByKind = [UInt64](repeating: 0, count: 16)
     var events: UInt64 = 0
     var keyGeneratedUnits: UInt64 = 0
+}
+
+/// Groups messages into frames the way a relay box sends them: the messages a node sends one neighbour
+/// at the same instant (one engine step, or several inputs handled at the same time) share one
+/// authenticated frame (docs/WIRE.md §4.6); the next instant starts a new one.
+struct FrameGrouping {
+    /// Per link and direction (low → high, high → low): when its current frame left.
+    private var lastFrame: [Nanoseconds]
+
+    init(links: Int) { lastFrame = Array(repeating: .max, count: 2 * links) }
+
+    /// A message over link `link` from its low end (`fromLow`) or high end leaves at `now`: whether it
+    /// starts a new frame.
+    mutating func startsFrame(link: Int, fromLow: Bool, now: Nanoseconds) -> Bool {
+        let k = 2 * link + (fromLow ? 0 : 1)
+        guard lastFrame[k] != now else { return false }
+        lastFrame[k] = now
+        return true
+    }
 }

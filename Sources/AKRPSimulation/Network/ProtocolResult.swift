@@ -3,50 +3,90 @@ import AKRPEngine
 /// The measured result of one protocol on one scenario (one load point). Field names match the
 /// JSON schema documented in `docs/SIMULATOR.md`.
 public struct ProtocolResult: Sendable {
+    /// The protocol (`akrp`, `rsvp`, …), with `@BUDGETms` when a sweep ran it per latency budget.
     public var protocolName: String
+    /// The routing policy (`shortest` or `key-aware`).
     public var routing: String
+    /// The workload (`poisson`, `ppbp`, `hotspot`).
     public var workload: String
+    /// The topology's name.
     public var topology: String
+    /// Offered load, × the flow bound (0 when the run was given an absolute `--rate`).
     public var load: Double
+    /// Seed of workload and key streams.
     public var seed: UInt64
+    /// Simulated seconds during which requests arrive.
     public var durationSeconds: Double
+    /// Requests that arrived.
     public var offeredRequests = 0
+    /// Key bits those requests asked for.
     public var offeredBits = 0
+    /// Requests delivered at both ends.
     public var deliveredRequests = 0
+    /// Key bits of the delivered requests.
     public var deliveredBits = 0
+    /// Requests that failed (refused at admission, lease expired, no path).
     public var failedRequests = 0
+    /// Requests dropped by a baseline's queue bound.
     public var droppedRequests = 0
+    /// Requests still open at the end of the drain.
     public var unfinishedRequests = 0
+    /// Key bits of failed, dropped and unfinished requests.
     public var failedBits = 0
+    /// Delivered key, bit/s, between the warm-up and the end of arrivals.
     public var throughputBps = 0.0
+    /// Link key produced by all devices, bits.
     public var keyGeneratedBits = 0
+    /// Link key consumed for requests, bits (both ends of a link count once).
     public var keyConsumedBits = 0
+    /// Link key consumed for requests that were not delivered, plus discarded key, bits.
     public var keyWastedBits = 0
+    /// Link key discarded (burned, e.g. after a restart), bits.
     public var keyDiscardedBits = 0
+    /// Link key consumed per delivered bit, authentication not counted.
     public var consumedPerDeliveredBit = 0.0
+    /// Link key spent authenticating frames between neighbours, bits (an 8-byte pad per frame under a recycled hash key; an upper bound).
     public var authenticationBits = 0
     /// Link key consumed per delivered bit, authentication of every frame included.
     public var consumedPerDeliveredBitWithAuthentication = 0.0
+    /// Mean latency of delivered requests, arrival to delivery at both ends, ms.
     public var latencyMean = 0.0
+    /// Median latency, ms.
     public var latencyP50 = 0.0
+    /// 99th percentile latency, ms.
     public var latencyP99 = 0.0
+    /// Largest latency, ms.
     public var latencyMax = 0.0
     /// Latency quantiles 0 %, 1 %, …, 100 % in ms (for CDF plots); empty when nothing was delivered.
     public var latencyQuantiles: [Double] = []
+    /// Delivered requests / offered requests.
     public var successRatio = 0.0
+    /// Jain's fairness index over the pairs' delivered / offered ratios (1 = fair).
     public var jainFairness = 0.0
+    /// Largest number of units held in one pool end.
     public var peakPoolUnits = 0
+    /// Longest relay queue of a baseline, packets (0 for AKRP: nothing queues).
     public var peakQueuePackets = 0
     /// Time-averaged units reserved (AKRP) or locked (rsvp) but not yet consumed, all links.
     public var reservedIdleUnitsMean = 0.0
+    /// The flow bound of the scenario, bit/s.
     public var boundThroughputBps = 0.0
+    /// Throughput / flow bound.
     public var boundRatio = 0.0
+    /// Messages sent between neighbours.
     public var messages: UInt64 = 0
+    /// Authenticated frames between neighbours: the messages one node sends one neighbour at one instant
+    /// travel in one frame.
+    public var frames: UInt64 = 0
+    /// Engine protocols: messages per kind (`reserve`, `confirm`, …), for finding where frames come from.
+    public var messagesByKind: [(String, UInt64)] = []
+    /// Wall-clock seconds the run took.
     public var wallSeconds = 0.0
-    /// AKRP admission settings of the run (`nil` for the baselines): latency budget (ms), ETA
-    /// deviations, detour budget (ms, `nil` = no detour restriction).
+    /// AKRP's latency budget of the run, ms (`nil` for the baselines).
     public var latencyBudgetMs: Double?
+    /// AKRP: key blocks planned this many typical deviations late (`nil` for the baselines).
     public var etaDeviations: Double?
+    /// AKRP: detour budget, ms (`nil`: no detour restriction, or a baseline).
     public var detourBudgetMs: Double?
     /// The protocol without a `@budget` suffix.
     public var protocolFamily: String { protocolName.split(separator: "@").first.map(String.init) ?? protocolName }
@@ -137,9 +177,17 @@ public struct ProtocolResult: Sendable {
         boundThroughputBps = s.boundBitsPerSecond
         boundRatio = s.boundBitsPerSecond > 0 ? throughputBps / s.boundBitsPerSecond : 0
         messages = c.messages
-        // Every frame between neighbours is authenticated with one key unit of its sender's pool
-        // (pool-keyed Wegman–Carter, docs/WIRE.md): the same charge for every protocol.
-        authenticationBits = Int(messages) * s.unitBits
+        // Every frame between neighbours (the messages one node sends one neighbour at one instant) is
+        // authenticated with an 8-byte pad of its sender's pool under a
+        // recycled hash key (docs/WIRE.md §4.6): the same charge for every protocol, an upper bound since
+        // only the total number of frames is counted (each direction of a link pays its first hash key and
+        // at most three unused pads of its last pad unit).
+        frames = c.frames
+        if p.isEngine {
+            messagesByKind = MessageKind.allCases.map { ("\($0)", c.messagesByKind[Int($0.rawValue) & 15]) }
+        }
+        authenticationBits = FrameKeyCost.boundBits(
+            frames: Int(frames), directions: 2 * s.network.links.count, unitBits: s.unitBits)
         consumedPerDeliveredBitWithAuthentication =
             deliveredBits > 0 ? Double(keyConsumedBits + authenticationBits) / Double(deliveredBits) : 0
     }
@@ -173,6 +221,10 @@ public struct ProtocolResult: Sendable {
         w.add("key_wasted_bits", keyWastedBits)
         w.add("key_discarded_bits", keyDiscardedBits)
         w.add("consumed_per_delivered_bit", consumedPerDeliveredBit)
+        w.add("frames", Int(frames))
+        if !messagesByKind.isEmpty {
+            w.addRaw("messages_by_kind", "{" + messagesByKind.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+        }
         w.add("authentication_bits", authenticationBits)
         w.add("consumed_per_delivered_bit_with_authentication", consumedPerDeliveredBitWithAuthentication)
         w.addRaw(

@@ -4,6 +4,7 @@ public import AKRPEngine
 public enum ProtocolRunner {
     /// What one run produced.
     public struct Output: Sendable {
+        /// The run's metrics.
         public var result: ProtocolResult
         /// `--trace` JSON lines (empty unless the scenario records a trace).
         public var trace: [String]

@@ -30,14 +30,19 @@ public enum RoutingPolicy: String, Sendable, CaseIterable {
 /// Everything a protocol run needs; shared read-only by every protocol of a comparison so that all
 /// see identical arrivals and identical key streams.
 public struct Scenario: Sendable {
+    /// The network: nodes, links, rates, delays.
     public var network: SimNetwork
+    /// The requests, in time order.
     public var arrivals: [Arrival]
     /// Requests arrive in `[0, duration)`; the run continues `drain` longer for completions.
     public var duration: Nanoseconds
+    /// Extra simulated time after the last arrival, for completions.
     public var drain: Nanoseconds = 15_000_000_000
     /// Throughput counts key delivered in `[warmup, duration]` (pools start empty).
     public var warmup: Nanoseconds { min(10_000_000_000, duration / 5) }
+    /// Seed of the key streams and of the protocols' own random choices.
     public var seed: UInt64
+    /// Bits per key unit.
     public var unitBits = 256
     /// Key delivery for links without their own mode.
     public var delivery: KeyDeliveryMode = .blocks(meanPeriod: 2_000_000_000, jitter: 0.5)
@@ -59,6 +64,7 @@ public struct Scenario: Sendable {
     public var linkStateInterval: Nanoseconds = 10_000_000_000
     /// AKRP record table size per node.
     public var recordCapacity = 1024
+    /// AKRP open source requests per node.
     public var sourceCapacity = 256
     /// Offered load relative to the flow bound (for reporting).
     public var load: Double = 0
@@ -70,8 +76,10 @@ public struct Scenario: Sendable {
     public var fifoBound = 200
     /// Baselines: rsvp attempts before giving up, first backoff.
     public var rsvpAttempts = 5
+    /// Baselines: rsvp's first backoff (doubling per attempt).
     public var rsvpBackoff: Nanoseconds = 50_000_000
 
+    /// A scenario with the default settings above.
     public init(network: SimNetwork, arrivals: [Arrival], duration: Nanoseconds, seed: UInt64) {
         self.network = network
         self.arrivals = arrivals

@@ -52,8 +52,9 @@ public struct KeyTraceSchedule: Sendable, Equatable {
 
 /// One QKD link of a simulated network.
 public struct SimLink: Sendable, Equatable {
-    /// Node indices (0-based) of the two ends.
+    /// Node index (0-based) of one end.
     public var a: Int
+    /// Node index (0-based) of the other end.
     public var b: Int
     /// Secret key rate after post-processing, bit/s.
     public var rate: Double
@@ -63,6 +64,7 @@ public struct SimLink: Sendable, Equatable {
     public var capacity: Int?
     /// Key delivery of this link (nil = the run's default).
     public var delivery: KeyDeliveryMode?
+    /// A link between node indices `a` and `b`.
     public init(a: Int, b: Int, rate: Double, delay: Nanoseconds, capacity: Int? = nil, delivery: KeyDeliveryMode? = nil) {
         self.a = a
         self.b = b
@@ -75,7 +77,7 @@ public struct SimLink: Sendable, Equatable {
 
 /// Why a network cannot be built or loaded. Every case names where the problem is.
 public enum NetworkError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A topology file problem at `line` (1-based) in `field`.
+    /// A topology file problem at `line` (1-based; 0 = the whole file) in `field`.
     case file(line: Int, field: String, reason: String)
     /// The network is not connected.
     case disconnected(String)
@@ -86,13 +88,16 @@ public enum NetworkError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A demand file problem at `line` (1-based; 0 = the whole file) in `field`.
     case demand(line: Int, field: String, reason: String)
 
+    /// The error as shown to a user: names the file line and field, the node or the option.
     public var description: String {
         switch self {
-        case .file(let line, let field, let reason): "topology file line \(line), field '\(field)': \(reason)"
+        case .file(let line, let field, let reason):
+            line > 0 ? "topology file line \(line), field '\(field)': \(reason)" : "topology file: \(reason)"
         case .disconnected(let s): "topology is disconnected: \(s)"
         case .specification(let s): "topology: \(s)"
         case .trace(let s): "key trace: \(s)"
-        case .demand(let line, let field, let reason): "demand file line \(line), field '\(field)': \(reason)"
+        case .demand(let line, let field, let reason):
+            line > 0 ? "demand file line \(line), field '\(field)': \(reason)" : "demand file: \(reason)"
         }
     }
 }
@@ -100,8 +105,11 @@ public enum NetworkError: Error, Sendable, Equatable, CustomStringConvertible {
 /// A simulated QKD network: nodes `1…n` (NodeID = index + 1) and links with key rate, delay,
 /// pool capacity and key-delivery mode.
 public struct SimNetwork: Sendable {
+    /// Name shown in reports (`nsfnet`, a file's name, …).
     public var name: String
+    /// Number of nodes.
     public var nodeCount: Int
+    /// The links; a link's index is its number in traces.
     public var links: [SimLink]
     /// Optional node names (file topologies), index = node index.
     public var nodeNames: [String]

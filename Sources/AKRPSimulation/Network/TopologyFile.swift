@@ -8,8 +8,8 @@ import AKRPEngine
 /// link NAME_A NAME_B rate=BITS_PER_SECOND delay=MILLISECONDS [capacity=UNITS] [period=SECONDS] [jitter=FRACTION] [trace=PATH]
 /// ```
 ///
-/// Nodes are numbered in the order of their `node` lines (NodeID 1, 2, …). Every error names the line
-/// and the field.
+/// Nodes are numbered in the order of their `node` lines (NodeID 1, 2, …). Lines end with LF, CRLF or
+/// CR. Every error names the line and the field (line 0: the file as a whole, e.g. too few nodes).
 public struct TopologyFile: Sendable {
     /// The parsed network.
     public var network: SimNetwork
@@ -25,11 +25,9 @@ public struct TopologyFile: Sendable {
         var links: [SimLink] = []
         var traces: [Int: String] = [:]
         var pairs = Set<Int64>()
-        var lineNumber = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNumber += 1
-            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+        for (lineIndex, raw) in numberedLines(text).enumerated() {
+            let lineNumber = lineIndex + 1
+            let words = fieldsOfLine(raw)
             guard let keyword = words.first else { continue }
             switch keyword {
             case "node":
@@ -46,12 +44,12 @@ public struct TopologyFile: Sendable {
                     throw .file(line: lineNumber, field: "link", reason: "expected 'link A B rate=… delay=…'")
                 }
                 guard let a = index[words[1]] else {
-                    throw .file(line: lineNumber, field: "a", reason: "unknown node '\(words[1])' (declare it with a node line first)")
+                    throw .file(line: lineNumber, field: "NAME_A", reason: "unknown node '\(words[1])' (declare it with a node line first)")
                 }
                 guard let b = index[words[2]] else {
-                    throw .file(line: lineNumber, field: "b", reason: "unknown node '\(words[2])' (declare it with a node line first)")
+                    throw .file(line: lineNumber, field: "NAME_B", reason: "unknown node '\(words[2])' (declare it with a node line first)")
                 }
-                guard a != b else { throw .file(line: lineNumber, field: "b", reason: "a link cannot join '\(words[1])' to itself") }
+                guard a != b else { throw .file(line: lineNumber, field: "NAME_B", reason: "a link cannot join '\(words[1])' to itself") }
                 let pair = Int64(min(a, b)) << 32 | Int64(max(a, b))
                 guard pairs.insert(pair).inserted else {
                     throw .file(line: lineNumber, field: "link", reason: "duplicate link \(words[1])-\(words[2])")
@@ -61,9 +59,13 @@ public struct TopologyFile: Sendable {
                 var capacity: Int?
                 var period: Double?
                 var jitter: Double?
+                var given = Set<String>()
                 for w in words.dropFirst(3) {
                     let kv = w.split(separator: "=", maxSplits: 1).map(String.init)
                     guard kv.count == 2 else { throw .file(line: lineNumber, field: w, reason: "expected key=value") }
+                    guard given.insert(kv[0]).inserted else {
+                        throw .file(line: lineNumber, field: kv[0], reason: "given twice on this link line")
+                    }
                     func number(_ s: String) throws(NetworkError) -> Double {
                         guard let v = Double(s), v.isFinite else {
                             throw .file(line: lineNumber, field: kv[0], reason: "'\(s)' is not a number")
@@ -117,9 +119,27 @@ public struct TopologyFile: Sendable {
                 throw .file(line: lineNumber, field: keyword, reason: "unknown keyword (node, link)")
             }
         }
-        guard names.count >= 2 else { throw .file(line: lineNumber, field: "node", reason: "at least 2 nodes are needed") }
-        guard !links.isEmpty else { throw .file(line: lineNumber, field: "link", reason: "no links") }
+        // Whole-file problems name no line (line 0).
+        guard names.count >= 2 else {
+            throw .file(line: 0, field: "node", reason: "at least 2 node lines are needed, found \(names.count)")
+        }
+        guard !links.isEmpty else { throw .file(line: 0, field: "link", reason: "no link lines") }
         network = try SimNetwork(name: name, nodeCount: names.count, links: links, nodeNames: names)
         tracePaths = traces
     }
+}
+
+/// The lines of a text file, numbered from 1 by their position: LF, CRLF and CR all end a line, and a
+/// final line ending does not start another (empty) line.
+func numberedLines(_ text: String) -> [Substring] {
+    var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+    if lines.count > 1, lines.last?.isEmpty == true { lines.removeLast() }
+    return lines
+}
+
+/// The words of a line of the simulator's text files: a `#` starts a comment; blanks and tabs (and
+/// commas when `commas`) separate words.
+func fieldsOfLine(_ line: Substring, commas: Bool = false) -> [String] {
+    let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    return content.split(whereSeparator: { $0 == " " || $0 == "\t" || (commas && $0 == ",") }).map(String.init)
 }

@@ -13,21 +13,28 @@ public enum WorkloadKind: String, Sendable, CaseIterable {
 
 /// One key request of the workload: identical for every protocol of a run.
 public struct Arrival: Sendable, Equatable {
+    /// Arrival time.
     public var time: Nanoseconds
+    /// Source node index (0-based).
     public var source: Int32
+    /// Destination node index (0-based).
     public var destination: Int32
+    /// Key bits asked for.
     public var bits: Int32
 }
 
 /// The demand: which ordered pairs ask for key and in what proportion (weights sum to 1). Pairs are
 /// restricted to those at most 16 hops apart (the protocol's path limit).
 public struct Demand: Sendable {
+    /// Number of nodes of the network.
     public let nodeCount: Int
     /// Hop distance per ordered pair, row-major (255 = unreachable or beyond 16 hops).
     public let hops: [UInt8]
+    /// Ordered pairs at most 16 hops apart.
     public let routablePairs: Int
     /// Hotspot pairs and their total share of the demand.
     public let hotspots: [(Int, Int)]
+    /// Share of the demand on the hotspot pairs (hotspot workload).
     public let hotspotShare: Double
     /// Explicit demand matrix (from a file): pairs and weights summing to 1; overrides the rest.
     public let matrix: [(Int, Int, Double)]?
