@@ -90,6 +90,9 @@ var targets: [Target] = [
         name: "AKRPNodeTests",
         dependencies: ["AKRPNode", "AKRPConfig", "AKRPEngine", "AKRPWire", "AKRPKeySource"],
         swiftSettings: strict),
+    // MARK: management (issue 10): SMP (MCUmgr) core, sans-I/O — CBOR, header, serial framing, dispatch, MCUboot container
+    .target(name: "AKRPManagement", dependencies: ["AKRPKeySource"], swiftSettings: strict),
+    .testTarget(name: "AKRPManagementTests", dependencies: ["AKRPManagement"], swiftSettings: strict),
     .executableTarget(
         name: "akrp-bench-usb", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], path: "tools/bench-usb",
         exclude: ["run"], swiftSettings: strict),
