@@ -70,7 +70,7 @@ var targets: [Target] = [
     .target(
         name: "AKRPNode",
         dependencies: [
-            "AKRPEngine", "AKRPWire", "AKRPKeySource", "AKRPDevice", "AKRPConfig",
+            "AKRPEngine", "AKRPWire", "AKRPKeySource", "AKRPDevice", "AKRPConfig", "AKRPManagement", "CAKRPTerminal",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -92,6 +92,7 @@ var targets: [Target] = [
         swiftSettings: strict),
     // MARK: management (issue 10): SMP (MCUmgr) core, sans-I/O — CBOR, header, serial framing, dispatch, MCUboot container
     .target(name: "AKRPManagement", dependencies: ["AKRPKeySource"], swiftSettings: strict),
+    .target(name: "CAKRPTerminal", path: "CShims/CAKRPTerminal"),
     .testTarget(name: "AKRPManagementTests", dependencies: ["AKRPManagement"], swiftSettings: strict),
     .executableTarget(
         name: "akrp-bench-usb", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], path: "tools/bench-usb",

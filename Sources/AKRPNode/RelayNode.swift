@@ -77,6 +77,11 @@ public final class RelayNode: @unchecked Sendable {
     let authenticationKey: UnsafeMutableRawBufferPointer
     /// Largest neighbour frame this box sends or accepts.
     let maximumFrameSize: Int
+    // MARK: management (SMP, issue 10)
+    lazy var management = ManagementServer(node: self)
+    /// Yields when the box should stop and `akrpd` start again (``restartRequested``).
+    public let restartSignal = AsyncStream<Void>.makeStream()
+    var restartFlag = false
 
     /// Builds the box from its configuration: state directory (incarnation made durable), audit log,
     /// engine, key sources and pool positions. Binds nothing yet; call ``start()``.
@@ -180,6 +185,7 @@ public final class RelayNode: @unchecked Sendable {
         } catch {
             throw .listen(what: "the control socket", address: socketPath, reason: "\(error)")
         }
+        try await startManagement()
         let bound = peerListener?.localAddress?.description ?? peerAddress.description
         try? await loop.submit { [self] in
             let now = clock.now()
@@ -231,6 +237,7 @@ public final class RelayNode: @unchecked Sendable {
             peer.dropQueues()
         }
         for handler in controlConnections.values { handler.close() }
+        management.stop()
         controlListener?.close(promise: nil)
         peerListener?.close(promise: nil)
         audit.flush(now: now)
