@@ -32,7 +32,7 @@ var targets: [Target] = [
         name: "akrpctl",
         dependencies: [
             "AKRPEngine", "AKRPWire",
-            "AKRPDevice", "AKRPKeySource", "AKRPConfig",
+            "AKRPDevice", "AKRPKeySource", "AKRPConfig", "AKRPManagement",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         path: "tools/akrpctl",

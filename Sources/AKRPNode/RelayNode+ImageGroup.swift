@@ -94,7 +94,9 @@ extension RelayNode {
     func imageUpload(_ r: SMPRequest) -> SMPOutcome {
         guard let slots = management.slots else { return .error(.badState) }
         guard let off = r["off"]?.unsignedValue, let data = r["data"]?.bytesValue else { return .error(.invalidValue) }
-        if let image = r["image"], image.unsignedValue != 0 { return .groupError(ImageGroupError.invalidSlot.rawValue) }
+        // `image` 0 (the image pair) or 1 (its second slot, as clients that upload "to slot 1" send it): both
+        // mean the slot that is not running.
+        if let image = r["image"], (image.unsignedValue ?? 2) > 1 { return .groupError(ImageGroupError.invalidSlot.rawValue) }
         if let l = r["len"], l.unsignedValue == nil { return .error(.invalidValue) }
         if let s = r["sha"], s.bytesValue == nil { return .error(.invalidValue) }
         if case .trial = management.boot {
