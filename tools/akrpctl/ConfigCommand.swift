@@ -13,7 +13,7 @@ struct ConfigCommand: ParsableCommand {
             On an invalid file, prints the error naming the file, line, section and field on standard \
             error and exits with status 1.
             """,
-        subcommands: [Check.self, Compile.self, Show.self])
+        subcommands: [Check.self, Compile.self, Show.self, ConfigFlash.self, ConfigRollback.self, ConfigState.self])
 
     /// `akrpctl config check FILE`.
     struct Check: ParsableCommand {
