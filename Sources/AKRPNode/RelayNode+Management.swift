@@ -106,7 +106,7 @@ extension RelayNode {
             guard let name = r["name"]?.textValue else { return .error(.invalidValue) }
             guard let fields = statisticsGroup(name) else { return .groupError(2) }  // STAT_MGMT_ERR_INVALID_GROUP
             return .answer([
-                ("name", .text(name)), ("group", .text(name)),
+                ("name", .text(name)),
                 ("fields", .object(fields.map { ($0.0, .unsigned($0.1)) })),
             ])
         })

@@ -117,6 +117,7 @@ struct ConfigFlash: ParsableCommand {
             print(json ? JSONValue.object([("hash", .string(hash)), ("state", .string("pending"))]).text : "uploaded \(bytes.count) bytes, image \(hash) marked for test")
             return
         }
+        let incarnation = try SMPStatistics.read(client, groups: ["box"]).first?.1.first { $0.0 == "incarnation" }?.1 ?? 0
         _ = try client.request(group: SMPGroup.os, command: 5, write: true)
         if !json { print("uploaded \(bytes.count) bytes, image \(hash) on test; the box restarts") }
         let deadline = SMPClient.now() + wait
@@ -124,7 +125,9 @@ struct ConfigFlash: ParsableCommand {
         while SMPClient.now() < deadline {
             Thread.sleep(forTimeInterval: 0.5)
             guard let c = try? SMPClient(smp), let state = try? c.request(group: SMPGroup.image, command: 0, write: false),
-                case .array(let images) = state["images"] ?? .null, let running = images.first(where: { $0["active"]?.boolValue == true })
+                case .array(let images) = state["images"] ?? .null, let running = images.first(where: { $0["active"]?.boolValue == true }),
+                let now = try? SMPStatistics.read(c, groups: ["box"]).first?.1.first(where: { $0.0 == "incarnation" })?.1,
+                now != incarnation
             else { continue }
             let runningHash = running["hash"]?.bytesValue ?? []
             if runningHash == image.hash {
@@ -135,7 +138,8 @@ struct ConfigFlash: ParsableCommand {
                 last = "on test, not confirmed yet"
             } else {
                 last = "running \(hexText(runningHash)) (rolled back)"
-                if images.contains(where: { $0["hash"]?.bytesValue == image.hash && $0["active"]?.boolValue != true }), SMPClient.now() > deadline - wait + 5 {
+                // Restarted (a new incarnation) and not running the image, and nothing pending: rolled back.
+                if !images.contains(where: { $0["pending"]?.boolValue == true }) {
                     print(json ? JSONValue.object([("hash", .string(hash)), ("state", .string("rolled back"))]).text : "rolled back: \(last)")
                     throw ExitCode.failure
                 }
