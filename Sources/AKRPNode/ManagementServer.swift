@@ -76,6 +76,8 @@ final class ManagementServer: @unchecked Sendable {
         if let udp = settings.udp {
             do {
                 udpChannel = try await DatagramBootstrap(group: group)
+                    // Room for any datagram, so that an oversized one is seen whole and dropped, not cut.
+                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
                     .channelInitializer { [self] channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(SMPDatagramHandler(server: self))

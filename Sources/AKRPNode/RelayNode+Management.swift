@@ -214,7 +214,9 @@ extension RelayNode {
         case "link":
             guard let pool = engine.pool(toward: n) else { return nil }
             return [
-                ("delivered_units", pool.deliveredUnits), ("consumed_units", pool.consumedUnits),
+                ("delivered_units", pool.deliveredUnits),
+                ("consumed_units", counters.unitsConsumedForKeys[LinkID(configuration.node, n)] ?? 0),
+                ("consumed_units_with_authentication", pool.consumedUnits),
                 ("discarded_units", pool.discardedUnits), ("available_units", UInt64(pool.availableDelivered)),
                 ("held_units", UInt64(pool.heldUnits)), ("capacity_units", UInt64(pool.capacity)),
                 ("pool_fill_permille", UInt64(pool.availableDelivered) * 1000 / UInt64(max(1, pool.capacity))),

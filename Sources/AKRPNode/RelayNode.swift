@@ -399,4 +399,6 @@ struct NodeCounters {
     var positionSkips: UInt64 = 0
     var positionSkippedUnits: UInt64 = 0
     var stallSkips: UInt64 = 0
+    /// Units consumed for keys per link, as written to the audit log (management statistics).
+    var unitsConsumedForKeys: [LinkID: UInt64] = [:]
 }
