@@ -93,7 +93,7 @@ var targets: [Target] = [
     // MARK: management (issue 10): SMP (MCUmgr) core, sans-I/O — CBOR, header, serial framing, dispatch, MCUboot container
     .target(name: "AKRPManagement", dependencies: ["AKRPKeySource"], swiftSettings: strict),
     .target(name: "CAKRPTerminal", path: "CShims/CAKRPTerminal"),
-    .testTarget(name: "AKRPManagementTests", dependencies: ["AKRPManagement"], swiftSettings: strict),
+    .testTarget(name: "AKRPManagementTests", dependencies: ["AKRPManagement"], exclude: ["FailCases"], swiftSettings: strict),
     .executableTarget(
         name: "akrp-bench-usb", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], path: "tools/bench-usb",
         exclude: ["run"], swiftSettings: strict),
