@@ -92,7 +92,8 @@ enum ConfigurationImageExtension: UInt8 {
 
     static func decode(_ r: inout ImageReader, into c: inout NodeConfiguration) throws(ConfigurationImageError) {
         var seen = false
-        while r.remaining > 0 {
+        // Anything that is not a whole known section is left for the caller's "bytes left" check.
+        while r.remaining >= 5, r.bytes[r.offset] == management.rawValue {
             let at = r.offset
             let tag = try r.u8("extension")
             let length = try r.count("extension", maximum: r.remaining, itemSize: 1)
