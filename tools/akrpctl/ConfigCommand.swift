@@ -7,7 +7,7 @@ import Foundation
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
-        abstract: "Check, compile and show akrpd configurations (text or image).",
+        abstract: "Check, compile and show akrpd configurations; flash them into a box (SMP).",
         discussion: """
             FILE may be the text format or its binary image; the image is recognised by its magic. \
             On an invalid file, prints the error naming the file, line, section and field on standard \
