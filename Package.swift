@@ -41,7 +41,7 @@ var targets: [Target] = [
     // MARK: wire protocol (issue 4)
     .target(name: "AKRPWire", dependencies: ["AKRPEngine"], swiftSettings: strict),
     .testTarget(
-        name: "AKRPWireTests", dependencies: ["AKRPWire", "AKRPEngine", "AKRPSimulation"], exclude: ["FailCases"],
+        name: "AKRPWireTests", dependencies: ["AKRPWire", "AKRPEngine", "AKRPSimulation", "AKRPTestSupport"], exclude: ["FailCases"],
         swiftSettings: strict),
 
     // MARK: device layer (issue 5)
