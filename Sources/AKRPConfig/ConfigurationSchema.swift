@@ -47,7 +47,7 @@ enum ConfigurationSchema {
     ]
     static let keyFields = ["capacity", "expiry-s", "request-timeout-ms"]
     static let peerFields = ["reconnect-min-ms", "reconnect-max-ms", "keepalive-s", "pending-frames", "pending-messages"]
-    static let managementFields = ["socket", "udp", "serial", "confirm-timeout-s"]
+    static let managementFields = ["socket", "udp", "serial", "confirm-timeout-s", "image-keys"]
     static let neighbourFields = ["address", "source", "seed", "epoch", "rate", "block-ms", "jitter", "serial", "path"]
     /// Which neighbour fields each source kind takes besides `address` and `source`.
     static let sourceFields: [String: [String]] = [

@@ -16,6 +16,9 @@ public struct ManagementSettings: Sendable, Equatable {
     public var serial: String = ""
     /// How long a configuration under test may take to reconnect every neighbour before the box rolls back.
     public var confirmTimeout: Nanoseconds = 60 * ConfigurationLimits.second
+    /// ED25519 public keys (32 bytes each) provisioned to sign configuration images; when any is given, an
+    /// uploaded image must carry a valid signature by one of them. Empty: no signature needed.
+    public var imageKeys: [[UInt8]] = []
 
     public init() {}
 
@@ -42,10 +45,52 @@ extension ConfigurationParser {
         }
         r.string("serial", into: &m.serial)
         try r.duration("confirm-timeout-s", ConfigurationLimits.positiveDuration, seconds: true, into: &m.confirmTimeout)
+        if let keys = r.text("image-keys") {
+            m.imageKeys = []
+            for word in keys.split(separator: ",") {
+                let hex = word.trimmingBlanks()
+                guard let key = ManagementSettings.bytes(hex: hex), key.count == 32 else {
+                    throw r.invalid("image-keys", "each key must be 64 hex digits (an ED25519 public key), got '\(hex)'")
+                }
+                m.imageKeys.append(key)
+            }
+            guard !m.imageKeys.isEmpty, m.imageKeys.count <= 16 else {
+                throw r.invalid("image-keys", "give 1 to 16 keys separated by commas")
+            }
+        }
     }
 }
 
 extension ManagementSettings {
+    static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        var i = 0
+        while i < digits.count {
+            guard let hi = nibble(digits[i]), let lo = nibble(digits[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let d = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in bytes { out += [d[Int(b >> 4)], d[Int(b & 15)]] }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// The `[management]` section as text (nothing when every value is the default).
     var rendered: String {
         guard !isDefault else { return "" }
@@ -56,6 +101,7 @@ extension ManagementSettings {
         if confirmTimeout != ManagementSettings().confirmTimeout {
             out += "confirm-timeout-s = \(TextValue.seconds(confirmTimeout))\n"
         }
+        if !imageKeys.isEmpty { out += "image-keys = \(imageKeys.map(ManagementSettings.hex).joined(separator: ","))\n" }
         return out
     }
 
@@ -64,6 +110,7 @@ extension ManagementSettings {
         .object([
             ("socket", .string(socket)), ("udp", udp.map { .string($0.description) } ?? .null),
             ("serial", .string(serial)), ("confirmTimeoutNanoseconds", .unsigned(confirmTimeout)),
+            ("imageKeys", .array(imageKeys.map { .string(ManagementSettings.hex($0)) })),
         ])
     }
 }
@@ -85,6 +132,8 @@ enum ConfigurationImageExtension: UInt8 {
         m.bool(c.management.udpConfigured)
         m.string(c.management.serial)
         m.u64(c.management.confirmTimeout)
+        m.count(c.management.imageKeys.count)
+        for key in c.management.imageKeys { m.string(ManagementSettings.hex(key)) }
         w.u8(management.rawValue)
         w.count(m.bytes.count)
         w.bytes += m.bytes
@@ -112,6 +161,15 @@ enum ConfigurationImageExtension: UInt8 {
             m.udpConfigured = try r.bool("management udp")
             m.serial = try r.string("management serial", maximum: max)
             m.confirmTimeout = try r.u64("management confirm-timeout-s")
+            let keys = try r.count("management image-keys", maximum: 16, itemSize: 68)
+            for _ in 0..<keys {
+                let at = r.offset
+                let text = try r.string("management image-keys", maximum: 64)
+                guard let key = ManagementSettings.bytes(hex: text), key.count == 32 else {
+                    throw r.malformed(at, "management image-keys", "not a 32-byte key in hex")
+                }
+                m.imageKeys.append(key)
+            }
             guard r.offset == end else { throw r.malformed(r.offset, "management", "section length does not match its fields") }
             c.management = m
         }

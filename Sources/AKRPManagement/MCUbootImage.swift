@@ -54,10 +54,12 @@ public struct MCUbootImage: Sendable, Equatable {
     /// ED25519 signature TLVs (64 bytes each).
     public var signatures: [[UInt8]]
     public var flags: UInt32
+    /// How many bytes from the start the hash covers (header, payload, protected TLVs): what is signed.
+    public var signedLength: Int
 
     public static func == (a: MCUbootImage, b: MCUbootImage) -> Bool {
         a.version == b.version && a.headerLength == b.headerLength && a.payload == b.payload && a.hash == b.hash
-            && a.signatures == b.signatures && a.flags == b.flags
+            && a.signatures == b.signatures && a.flags == b.flags && a.signedLength == b.signedLength
     }
 
     /// The version as the image group reports it: `major.minor.revision` and `.build` when not zero.
@@ -98,6 +100,7 @@ public struct MCUbootImage: Sendable, Equatable {
             offset += protectedSize
         }
         let digestEnd = offset
+        signedLength = offset
         guard bytes.count - offset >= 4, Self.u16(bytes, offset) == Self.tlvInfoMagic else {
             throw .badTLVInfo(offset: offset)
         }

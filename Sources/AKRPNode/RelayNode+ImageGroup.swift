@@ -136,7 +136,8 @@ extension RelayNode {
     }
 
     /// Why an uploaded container cannot be stored, nil when it can: a valid MCUboot container with a
-    /// SHA-256 TLV, a valid configuration image for this box (same node, same state directory).
+    /// SHA-256 TLV, a valid configuration image for this box (same node, same state directory), signed
+    /// (ED25519 TLV) by a key of `[management] image-keys` when keys are provisioned.
     func checkUploadedImage(_ bytes: [UInt8]) -> (ImageGroupError, String)? {
         let image: MCUbootImage
         do throws(MCUbootImageError) { image = try MCUbootImage(parsing: bytes) } catch {
@@ -156,6 +157,18 @@ extension RelayNode {
         }
         guard c.stateDirectory == configuration.stateDirectory else {
             return (.invalidImageHeader, "configuration names state directory \(c.stateDirectory), this box uses \(configuration.stateDirectory)")
+        }
+        let keys = configuration.management.imageKeys
+        if !keys.isEmpty {
+            let signed = Array(bytes[0..<image.signedLength])
+            let valid = image.signatures.contains { signature in
+                keys.contains { ImageSignature.verify(signature, digest: image.hash, signedBytes: signed, key: $0) }
+            }
+            guard valid else {
+                return (.invalidHash, image.signatures.isEmpty
+                    ? "the image is not signed, and this box requires a signature by a provisioned key (image-keys)"
+                    : "no signature of the image verifies with a provisioned key (image-keys)")
+            }
         }
         return nil
     }

@@ -1,4 +1,5 @@
 import AKRPConfig
+import AKRPDevice
 import AKRPEngine
 import AKRPManagement
 import NIOCore
@@ -242,11 +243,22 @@ extension RelayNode {
             if let nb = configuration.neighbours.first(where: { $0.node == n }), case .simulated(_, _, let bps, _, _) = nb.source {
                 rate = bps
             }
-            return [
+            var fields: [(String, UInt64)] = [
                 ("units_delivered", feed?.unitsDelivered ?? 0), ("errors", feed?.errors ?? 0),
-                ("configured_rate_bps", rate), ("running", feed?.state == "running" ? 1 : 0),
+                ("configured_rate_bps", rate), ("delivering", feed?.state == "delivering" ? 1 : 0),
                 ("exhausted", (feed?.exhausted ?? false) ? 1 : 0),
             ]
+            if let usb = feed?.source as? USBKeySource {
+                let c = usb.counters
+                fields += [
+                    ("attached", usb.isAttached ? 1 : 0), ("streaming", usb.isStreaming ? 1 : 0),
+                    ("frames_accepted", c.framesAccepted), ("units_lost", c.unitsDiscarded), ("bad_crc", c.badCRC),
+                    ("wrong_link", c.wrongLink), ("non_contiguous", c.nonContiguous), ("malformed", c.malformed),
+                    ("stalls", c.stalls), ("unplugs", c.unplugs), ("reattachments", c.reattachments),
+                    ("failed_calls", c.failedCalls),
+                ]
+            }
+            return fields
         default:
             return nil
         }

@@ -11,6 +11,7 @@ import Testing
         udp = 0.0.0.0:1338
         serial = /dev/ttyGS0
         confirm-timeout-s = 45
+        image-keys = 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff, FFEEDDCCBBAA99887766554433221100FFEEDDCCBBAA99887766554433221100
 
         """
 
@@ -24,6 +25,7 @@ import Testing
         #expect(c.management.udp == NetworkAddress(host: "0.0.0.0", port: 1338))
         #expect(c.management.serial == "/dev/ttyGS0")
         #expect(c.management.confirmTimeout == 45_000_000_000)
+        #expect(c.management.imageKeys.count == 2 && c.management.imageKeys[1][0] == 0xFF && c.management.imageKeys[0][31] == 0xFF)
         #expect(try ConfigurationText.parse(ConfigurationText.render(c)) == c)
         #expect(try ConfigurationImage.decode(ConfigurationImage.encode(c)) == c)
         #expect(ConfigurationJSON.render(c).contains("\"management\""))
@@ -44,6 +46,7 @@ import Testing
 
     @Test(arguments: [
         ("udp = nowhere", "udp"), ("confirm-timeout-s = 0", "confirm-timeout-s"), ("confirm-timout-s = 5", "confirm-timeout-s"),
+        ("image-keys = 0011", "image-keys"), ("image-keys = zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", "image-keys"),
     ])
     func errorsNameTheField(_ line: String, _ field: String) {
         do {
