@@ -18,7 +18,8 @@ struct ManagementCounters {
 
 /// The box's SMP server (docs/MANAGEMENT.md): one ``SMPDispatcher`` on the node's event loop, fed by three
 /// transports — a Unix socket (mode 0660) for `akrpctl` on the box, UDP (loopback by default) and a
-/// serial line (the USB gadget's tty). Every handler runs on the loop, like every other input of the box.
+/// serial line (the USB gadget's tty). Every handler runs on the loop, like every other input of the box;
+/// that confinement (channels and timers of the node's one loop) is why the class is `@unchecked Sendable`.
 final class ManagementServer: @unchecked Sendable {
     /// Largest SMP packet accepted or sent (header and body): MCUmgr's `buf_size`.
     static let maximumPacketSize = 4096
