@@ -39,6 +39,8 @@ public struct ImageUpload: Sendable {
     private var sha: [UInt8]?
     private var buffer: [UInt8] = []
     private(set) public var inProgress = false
+    /// Counts uploads started (a new value means the bytes so far belong to a new upload).
+    private(set) public var generation: UInt64 = 0
 
     public init(maximumLength: Int) { self.maximumLength = maximumLength }
 
@@ -46,6 +48,30 @@ public struct ImageUpload: Sendable {
     public var offset: Int { inProgress ? expected : 0 }
     /// The total length of the upload in progress.
     public var totalLength: Int { inProgress ? length : 0 }
+
+    /// The SHA-256 sent with the first chunk of the upload in progress, if any.
+    public var announcedSHA: [UInt8]? { inProgress ? sha : nil }
+
+    /// The bytes received so far in `range` (within ``offset``), e.g. to keep them on disk.
+    public func received(_ range: Range<Int>) -> ArraySlice<UInt8> {
+        let r = range.clamped(to: 0..<buffer.count)
+        return buffer[r]
+    }
+
+    /// Takes up an upload kept on disk: `bytes` received of `length`, announced with `sha`. Refused
+    /// (false) when the numbers do not fit together or the limit.
+    public mutating func restore(length: Int, sha: [UInt8], bytes: [UInt8]) -> Bool {
+        guard length > 0, length <= maximumLength, sha.count == 32, bytes.count < length else { return false }
+        cancel()
+        inProgress = true
+        generation &+= 1
+        self.length = length
+        self.sha = sha
+        buffer = bytes
+        buffer.reserveCapacity(length)
+        expected = bytes.count
+        return true
+    }
 
     /// Drops the upload in progress.
     public mutating func cancel() {
@@ -70,6 +96,7 @@ public struct ImageUpload: Sendable {
             }
             cancel()
             inProgress = true
+            generation &+= 1
             length = Int(total)
             self.sha = sha
             buffer.reserveCapacity(length)

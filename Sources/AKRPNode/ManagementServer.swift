@@ -30,7 +30,11 @@ final class ManagementServer: @unchecked Sendable {
     let dispatcher = SMPDispatcher(maximumAnswerSize: ManagementServer.maximumPacketSize)
     var counters = ManagementCounters()
     var upload = ImageUpload(maximumLength: ConfigurationImage.maximumBodySize + 65536)
-    var slots: ConfigurationSlots?
+    var slots: ConfigurationSlots? {
+        didSet { journal = slots.map { UploadJournal(directory: $0.directory) } }
+    }
+    /// The upload in progress on disk (in the slot directory).
+    var journal: UploadJournal?
     var boot: ConfigurationSlots.Boot = .file
     /// Settings written but not yet committed (settings group).
     var stagedSettings: [String: UInt64] = [:]

@@ -103,16 +103,20 @@ extension RelayNode {
             return .groupError(ImageGroupError.confirmationDenied.rawValue)  // the other slot is the fallback
         }
         let step: ImageUpload.Step
+        let before = (generation: management.upload.generation, offset: management.upload.offset)
         do throws(ImageGroupError) {
             step = try management.upload.chunk(offset: off, data: data, length: r["len"]?.unsignedValue, sha: r["sha"]?.bytesValue)
         } catch {
             management.counters.uploadsRefused += 1
+            management.journal?.clear()
             return .groupError(error.rawValue)
         }
         switch step {
         case .next(let offset):
+            keepUpload(since: before)
             return .answer([("off", .unsigned(UInt64(offset)))])
         case .complete(let bytes, let match):
+            management.journal?.clear()
             if match == false {
                 management.counters.uploadsRefused += 1
                 return .answer([("off", .unsigned(UInt64(bytes.count))), ("match", .bool(false))])
@@ -132,6 +136,28 @@ extension RelayNode {
             var fields: [(String, CBORValue)] = [("off", .unsigned(UInt64(bytes.count)))]
             if let match { fields.append(("match", .bool(match))) }
             return .answer(fields)
+        }
+    }
+
+    /// Keeps what the last chunk added to the upload in progress on disk (``UploadJournal``), so that it
+    /// resumes after a restart. A failure only costs that: logged, the journal dropped.
+    func keepUpload(since before: (generation: UInt64, offset: Int)) {
+        guard let journal = management.journal else { return }
+        let upload = management.upload
+        guard upload.inProgress, let sha = upload.announcedSHA else {
+            journal.clear()
+            return
+        }
+        do throws(StateStoreError) {
+            if upload.generation != before.generation {
+                try journal.begin(length: upload.totalLength, sha: sha)
+                try journal.append(upload.received(0..<upload.offset))
+            } else if upload.offset > before.offset {
+                try journal.append(upload.received(before.offset..<upload.offset))
+            }
+        } catch {
+            logger.warning("cannot keep the upload on disk; it will not resume after a restart", metadata: ["error": "\(error)"])
+            journal.clear()
         }
     }
 

@@ -29,6 +29,15 @@ extension RelayNode {
 
     func startManagement() async throws(NodeStartError) {
         registerGroups(management.dispatcher)
+        if let kept = management.journal?.load() {
+            if case .trial = management.boot {
+                management.journal?.clear()  // the other slot is the fallback while a trial runs
+            } else if management.upload.restore(length: kept.length, sha: kept.sha, bytes: Array(kept.bytes.prefix(kept.length - 1))) {
+                logger.notice("an upload cut by the restart resumes", metadata: ["offset": "\(management.upload.offset)", "length": "\(kept.length)"])
+            } else {
+                management.journal?.clear()
+            }
+        }
         try await management.start()
         if case .trial(let slot) = management.boot {
             logger.notice(
