@@ -32,7 +32,7 @@ var targets: [Target] = [
         name: "akrpctl",
         dependencies: [
             "AKRPEngine", "AKRPWire",
-            "AKRPDevice", "AKRPKeySource", "AKRPConfig",
+            "AKRPDevice", "AKRPKeySource", "AKRPConfig", "AKRPManagement",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         path: "tools/akrpctl",
@@ -41,7 +41,7 @@ var targets: [Target] = [
     // MARK: wire protocol (issue 4)
     .target(name: "AKRPWire", dependencies: ["AKRPEngine"], swiftSettings: strict),
     .testTarget(
-        name: "AKRPWireTests", dependencies: ["AKRPWire", "AKRPEngine", "AKRPSimulation"], exclude: ["FailCases"],
+        name: "AKRPWireTests", dependencies: ["AKRPWire", "AKRPEngine", "AKRPSimulation", "AKRPTestSupport"], exclude: ["FailCases"],
         swiftSettings: strict),
 
     // MARK: device layer (issue 5)
@@ -70,11 +70,12 @@ var targets: [Target] = [
     .target(
         name: "AKRPNode",
         dependencies: [
-            "AKRPEngine", "AKRPWire", "AKRPKeySource", "AKRPDevice", "AKRPConfig",
+            "AKRPEngine", "AKRPWire", "AKRPKeySource", "AKRPDevice", "AKRPConfig", "AKRPManagement", "CAKRPTerminal",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ],
         swiftSettings: strict),
     .executableTarget(
@@ -90,6 +91,10 @@ var targets: [Target] = [
         name: "AKRPNodeTests",
         dependencies: ["AKRPNode", "AKRPConfig", "AKRPEngine", "AKRPWire", "AKRPKeySource"],
         swiftSettings: strict),
+    // MARK: management (issue 10): SMP (MCUmgr) core, sans-I/O — CBOR, header, serial framing, dispatch, MCUboot container
+    .target(name: "AKRPManagement", dependencies: ["AKRPKeySource"], swiftSettings: strict),
+    .target(name: "CAKRPTerminal", path: "CShims/CAKRPTerminal"),
+    .testTarget(name: "AKRPManagementTests", dependencies: ["AKRPManagement"], exclude: ["FailCases"], swiftSettings: strict),
     .executableTarget(
         name: "akrp-bench-usb", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], path: "tools/bench-usb",
         exclude: ["run"], swiftSettings: strict),
@@ -111,6 +116,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // management (issue 10): ED25519 signatures of configuration images
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: targets
 )

@@ -101,7 +101,12 @@ public enum ConfigurationJSON {
             ),
         ])
         var out = ""
-        value.write(to: &out, indent: "")
+        var document = value
+        if !c.management.isDefault, case .object(var fields) = document {
+            fields.append(("management", c.management.json))
+            document = .object(fields)
+        }
+        document.write(to: &out, indent: "")
         return out + "\n"
     }
 

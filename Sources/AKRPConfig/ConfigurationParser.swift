@@ -75,6 +75,7 @@ struct ConfigurationParser {
         case .keys: map.keys = section
         case .peers: map.peers = section
         case .topology: map.topologyLine = section.line
+        case .management: map.management = section
         case .neighbour: rawNeighbours.append(section)
         }
     }
@@ -88,6 +89,7 @@ struct ConfigurationParser {
         case "keys": kind = .keys
         case "peers": kind = .peers
         case "topology": kind = .topology
+        case "management": kind = .management
         case "neighbour":
             guard words.count == 2 else {
                 throw .syntax(
@@ -238,6 +240,7 @@ struct ConfigurationParser {
         if let engine = map.engine { try readEngine(ConfigurationFieldReader(section: engine), into: &c.engine) }
         if let keys = map.keys { try readKeys(ConfigurationFieldReader(section: keys), into: &c.keyStore) }
         if let peers = map.peers { try readPeers(ConfigurationFieldReader(section: peers), into: &c.peers) }
+        if let m = map.management { try Self.readManagement(ConfigurationFieldReader(section: m), into: &c.management) }
         c.neighbours = try buildNeighbours(c)
         do {
             try c.validate()

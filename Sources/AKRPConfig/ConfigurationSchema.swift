@@ -2,7 +2,7 @@
 enum ConfigurationSchema {
     /// A kind of section.
     enum Section: Equatable {
-        case top, engine, keys, peers, topology
+        case top, engine, keys, peers, topology, management
         /// `[neighbour X]` with its node reference as written.
         case neighbour(String)
 
@@ -14,6 +14,7 @@ enum ConfigurationSchema {
             case .keys: "keys"
             case .peers: "peers"
             case .topology: "topology"
+            case .management: "management"
             case .neighbour: "neighbour"
             }
         }
@@ -26,12 +27,13 @@ enum ConfigurationSchema {
             case .keys: ConfigurationSchema.keyFields
             case .peers: ConfigurationSchema.peerFields
             case .topology: []
+            case .management: ConfigurationSchema.managementFields
             case .neighbour: ConfigurationSchema.neighbourFields
             }
         }
     }
 
-    static let sectionWords = ["engine", "keys", "peers", "topology", "neighbour"]
+    static let sectionWords = ["engine", "keys", "peers", "topology", "neighbour", "management"]
 
     static let topFields = ["node", "listen", "control-socket", "state-dir", "log-level", "high-water-step"]
     static let requiredTopFields = ["node", "listen", "control-socket", "state-dir"]
@@ -45,6 +47,7 @@ enum ConfigurationSchema {
     ]
     static let keyFields = ["capacity", "expiry-s", "request-timeout-ms"]
     static let peerFields = ["reconnect-min-ms", "reconnect-max-ms", "keepalive-s", "pending-frames", "pending-messages"]
+    static let managementFields = ["socket", "udp", "serial", "confirm-timeout-s", "image-keys"]
     static let neighbourFields = ["address", "source", "seed", "epoch", "rate", "block-ms", "jitter", "serial", "path"]
     /// Which neighbour fields each source kind takes besides `address` and `source`.
     static let sourceFields: [String: [String]] = [
@@ -61,7 +64,7 @@ enum ConfigurationSchema {
     static func owner(of name: String, besides section: Section) -> String? {
         let all: [(String, [String])] = [
             ("", topFields), ("engine", engineFields), ("keys", keyFields), ("peers", peerFields),
-            ("neighbour N", neighbourFields),
+            ("neighbour N", neighbourFields), ("management", managementFields),
         ]
         return all.first { $0.0 != section.word && !(section == .top && $0.0.isEmpty) && $0.1.contains(name) }?.0
     }

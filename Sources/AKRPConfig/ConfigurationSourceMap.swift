@@ -23,6 +23,7 @@ struct ConfigurationSourceMap {
     var engine: RawSection?
     var keys: RawSection?
     var peers: RawSection?
+    var management: RawSection?
     var topologyLine: Int?
     /// Line of each `node` line of `[topology]`, in written order.
     var nodeLines: [Int] = []

@@ -28,6 +28,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var neighbours: [NeighbourConfiguration]
     /// Least severe log level written: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String
+    /// The management interface (SMP listeners, flashing); `[management]`.
+    public var management = ManagementSettings()
 
     /// A configuration with every optional setting at its default.
     public init(

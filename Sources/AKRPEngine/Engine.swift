@@ -7,7 +7,8 @@
 public final class Engine {
     public let node: NodeID
     public let incarnation: UInt64
-    public let configuration: EngineConfiguration
+    /// The configuration; only the admission settings change after start (``tuneAdmission(latencyBudget:yieldMargin:)``).
+    public internal(set) var configuration: EngineConfiguration
     public let topology: Topology
     public let router: Router
     /// Counters live behind a pointer: bumping them on hot paths needs no exclusivity check.

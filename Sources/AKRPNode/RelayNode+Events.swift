@@ -67,6 +67,7 @@ extension RelayNode {
             }
         case .unitsConsumed:
             audit.consumed(link: e.link, request: e.request, units: e.units, now: now)
+            counters.unitsConsumedForKeys[e.link, default: 0] &+= UInt64(e.units.unitCount)
         case .unitsDiscarded:
             audit.discarded(link: e.link, count: e.count, now: now)
         case .requestAccepted, .inputRejected, .outboxOverflow:

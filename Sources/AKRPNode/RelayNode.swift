@@ -76,6 +76,11 @@ public final class RelayNode: @unchecked Sendable {
     let payloadBuffer: UnsafeMutableRawBufferPointer
     /// Largest neighbour frame this box sends or accepts.
     let maximumFrameSize: Int
+    // MARK: management (SMP, issue 10)
+    lazy var management = ManagementServer(node: self)
+    /// Yields when the box should stop and `akrpd` start again (``restartRequested``).
+    public let restartSignal = AsyncStream<Void>.makeStream()
+    var restartFlag = false
 
     /// Builds the box from its configuration: state directory (incarnation made durable), audit log,
     /// engine, key sources and pool positions. Binds nothing yet; call ``start()``.
@@ -175,6 +180,7 @@ public final class RelayNode: @unchecked Sendable {
         } catch {
             throw .listen(what: "the control socket", address: socketPath, reason: "\(error)")
         }
+        try await startManagement()
         let bound = peerListener?.localAddress?.description ?? peerAddress.description
         try? await loop.submit { [self] in
             let now = clock.now()
@@ -226,6 +232,7 @@ public final class RelayNode: @unchecked Sendable {
             peer.dropQueues()
         }
         for handler in controlConnections.values { handler.close() }
+        management.stop()
         controlListener?.close(promise: nil)
         peerListener?.close(promise: nil)
         audit.flush(now: now)
@@ -387,4 +394,6 @@ struct NodeCounters {
     var positionSkips: UInt64 = 0
     var positionSkippedUnits: UInt64 = 0
     var stallSkips: UInt64 = 0
+    /// Units consumed for keys per link, as written to the audit log (management statistics).
+    var unitsConsumedForKeys: [LinkID: UInt64] = [:]
 }
