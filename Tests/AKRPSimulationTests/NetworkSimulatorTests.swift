@@ -194,6 +194,28 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
         }
     }
 
+    /// Applications that retry a failed request: every protocol gets the same rule; the application's
+    /// latency runs from the first arrival and is never below the relay latency of the attempt that worked.
+    @Test(arguments: [ProtocolKind.akrp, .hopByHop, .rsvp])
+    func applicationRetries(kind: ProtocolKind) throws {
+        var s = nsfnetScenario(load: 1.4, seconds: 10)
+        let plain = try ProtocolRunner.run(kind, routing: .keyAware, scenario: s, workload: "poisson").result
+        #expect(plain.attempts == plain.offeredRequests)
+        #expect(plain.applicationRetryMs == nil)
+        s.applicationRetry = 100_000_000
+        s.applicationRetryLimit = 50
+        let retried = try ProtocolRunner.run(kind, routing: .keyAware, scenario: s, workload: "poisson").result
+        #expect(retried.applicationRetryMs == 100)
+        #expect(retried.offeredRequests == plain.offeredRequests)
+        // At load 1.4 some attempts fail: the applications ask again.
+        #expect(retried.attempts > retried.offeredRequests)
+        #expect(retried.applicationLatencyMean >= retried.latencyMean)
+        #expect(retried.applicationLatencyP99 >= retried.latencyP99 - 1e-9)
+        #expect(retried.deliveredRequests + retried.failedRequests + retried.droppedRequests + retried.unfinishedRequests
+            == retried.offeredRequests)
+        if kind.isEngine { #expect(retried.keyWastedBits == 0) }
+    }
+
     @Test func hopByHopDropsAndWastesUnderOverload() throws {
         var s = nsfnetScenario(load: 1.6, seconds: 20)
         s.fifoBound = 20
