@@ -45,9 +45,10 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
         ("node a\nnode b\nlink a b delay=1\n", 3, "rate"),
         ("node a\nnode b\nlink a b rate=1000 delay=-2\n", 3, "delay"),
         ("node a\nnode a\n", 2, "node"),
-        ("node a\nnode b\nlink a b rate=1 delay=1 colour=red\n", 3, "colour"),
+        ("node a\nnode b\nlink a b rate=1 delay=1 colour=red\n", 3, "link"),
         ("# x\nnode a\nnode b\nlink a b rate=1 delay=1\nlink b a rate=1 delay=1\n", 5, "link"),
-        ("node a\nnode b\nwire a b\n", 3, "wire"),
+        ("node a\nnode b\nwire a b\n", 3, "keyword"),
+        ("node a\nnode b\nlink a b rate=1 delay=1 fast\n", 3, "link"),
         // Values that would overflow nanoseconds or units are refused, not trapped on.
         ("node a\nnode b\nlink a b rate=1e300 delay=1\n", 3, "rate"),
         ("node a\nnode b\nlink a b rate=1000 delay=1e300\n", 3, "delay"),
@@ -66,6 +67,8 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
             #expect(l == line)
             #expect(f == field)
             #expect("\(error)".contains("line \(line)"))
+            // The user's own words appear as values, never as the name of a field.
+            for word in ["wire", "colour", "fast"] { #expect(!"\(error)".contains("field '\(word)'"), "\(error)") }
         }
     }
 
