@@ -175,6 +175,7 @@ public enum ConfigurationImage {
                 w.string(path)
             }
         }
+        encodeKeyDelivery(c, into: &w)
         return w.bytes
     }
 
@@ -288,6 +289,7 @@ public enum ConfigurationImage {
         c.engine = e
         c.keyStore = keys
         c.peers = peers
+        try decodeKeyDelivery(&r, into: &c)
         return c
     }
 }

@@ -77,6 +77,9 @@ public final class RelayNode: @unchecked Sendable {
     let authenticationKey: UnsafeMutableRawBufferPointer
     /// Largest neighbour frame this box sends or accepts.
     let maximumFrameSize: Int
+    /// Key delivery (ETSI 014): offered every key delivered here as a destination before the key store;
+    /// returns true when it keeps the key (see `RelayNode+KeyDelivery.swift`). Set and called on ``loop``.
+    var relayClaim: ((RequestID, UnsafeRawBufferPointer) -> Bool)?
 
     /// Builds the box from its configuration: state directory (incarnation made durable), audit log,
     /// engine, key sources and pool positions. Binds nothing yet; call ``start()``.

@@ -1,7 +1,9 @@
 import AKRPConfig
+import AKRPKeyDelivery
 import AKRPNode
 import ArgumentParser
 import Logging
+import Prometheus
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -50,9 +52,20 @@ struct AKRPD: AsyncParsableCommand {
             logger.critical("cannot start: \(error)")
             throw ExitCode(1)
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: NodeService(node: node), successTerminationBehavior: .gracefullyShutdownGroup)
+        ]
+        // MARK: key delivery (ETSI GS QKD 014): listed after the node so that it stops first
+        if let delivery = c.keyDelivery {
+            services.append(
+                .init(
+                    service: KeyDeliveryService(
+                        node: node, settings: delivery, registry: PrometheusCollectorRegistry(), logger: logger),
+                    successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: NodeService(node: node), successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {
