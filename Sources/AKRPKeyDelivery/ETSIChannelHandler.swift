@@ -37,15 +37,11 @@ final class ETSIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
             // Unknown or revoked certificates are refused as soon as the handshake ends, before any request.
-            if case .failure(let error) = identify(context: context), error.message.contains("revoked") || error.message.contains("not registered") {
+            if case .failure = identify(context: context) {
                 core.metrics.handshakeFailures.increment()
                 context.close(promise: nil)
                 return
             }
-        }
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-            return
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -53,6 +49,21 @@ final class ETSIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is NIOSSLError || error is BoringSSLError { core.metrics.handshakeFailures.increment() }
         context.close(promise: nil)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armDeadline(context: context)
+        context.fireChannelActive()
+    }
+
+    /// A connection must complete its TLS handshake and each request within `requestTimeout` of being
+    /// opened or of its previous answer (slow or idle clients are cut off; a request waiting for key is not).
+    private func armDeadline(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: requestTimeout) { [weak self] in
+            self?.deadline = nil
+            context.close(promise: nil)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -69,11 +80,6 @@ final class ETSIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             body.removeAll(keepingCapacity: true)
             bodyTooLarge = false
             started = .now()
-            // A slow client gets `requestTimeout` for the whole request, not per byte.
-            deadline?.cancel()
-            deadline = context.eventLoop.scheduleTask(in: requestTimeout) { [weak context] in
-                context?.close(promise: nil)
-            }
         case .body(var chunk):
             if body.count + chunk.readableBytes > limits.maxBodyBytes {
                 bodyTooLarge = true
@@ -252,7 +258,8 @@ final class ETSIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
         core.metrics.latency(operation, nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds &- started.uptimeNanoseconds))
         let channel = context.channel
-        done.futureResult.assumeIsolated().whenComplete { _ in
+        done.futureResult.assumeIsolated().whenComplete { [weak self] _ in
+            if keepAlive, channel.isActive { self?.armDeadline(context: context) }
             if secret {
                 // Ours is the only reference left: the TLS layer has encrypted and released it.
                 buffer.withUnsafeMutableReadableBytes { wipe($0) }

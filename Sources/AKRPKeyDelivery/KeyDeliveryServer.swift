@@ -93,7 +93,6 @@ public final class KeyDeliveryServer: Sendable {
                             return
                         }
                         let sync = channel.pipeline.syncOperations
-                        try sync.addHandler(IdleStateHandler(allTimeout: timeout))
                         try sync.addHandler(NIOSSLServerHandler(context: server.tls))
                         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
                         try sync.addHandler(
