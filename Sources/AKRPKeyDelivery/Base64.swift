@@ -43,7 +43,7 @@ enum ETSIResponse {
             out.append(contentsOf: "{\"key_ID\":\"".utf8)
             out.append(contentsOf: k.id.description.utf8)
             out.append(contentsOf: "\",\"key\":\"".utf8)
-            Base64.append(UnsafeRawBufferPointer(k.key.secret.bytes.prefix(k.id.length)), to: &out)
+            Base64.append(UnsafeRawBufferPointer(rebasing: k.key.secret.bytes[0..<min(k.id.length, k.key.secret.count)]), to: &out)
             out.append(contentsOf: "\"}".utf8)
         }
         out.append(contentsOf: "]}".utf8)

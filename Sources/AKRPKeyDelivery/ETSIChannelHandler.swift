@@ -5,6 +5,7 @@ import AKRPNode
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import NIOTLS
 
 /// One HTTPS connection of an SAE: reads HTTP/1.1 requests (body bounded), identifies the SAE from its
 /// client certificate once per connection, answers the ETSI GS QKD 014 API, and keeps the connection
@@ -113,7 +114,7 @@ final class ETSIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             identityError = ETSIError(401, "no client certificate")
             return .failure(identityError!)
         }
-        let subject = SAEDirectory.subjectText(certificate.subjectName.map { (Self.shortName($0.type), $0.value) })
+        let subject = SAEDirectory.subjectText(certificate.subjectName.map { (type: Self.shortName($0.type), value: $0.value) })
         do throws(ETSIError) {
             let sae = try core.directory.identify(fingerprint: SHA256.hash(der), subject: subject)
             identity = sae

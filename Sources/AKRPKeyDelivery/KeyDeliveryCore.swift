@@ -1,8 +1,8 @@
 public import AKRPConfig
-public import AKRPEngine
+import AKRPEngine
 public import AKRPNode
 public import Logging
-public import NIOCore
+import NIOCore
 
 /// The state of key delivery at one box, confined to the node's event loop: the key stocks of the pairs
 /// whose master SAE is attached here, the relayed keys held for slave SAEs attached here, and the
@@ -113,7 +113,7 @@ public final class KeyDeliveryCore: @unchecked Sendable {
     func retryLater(_ stock: PairStock) {
         let k = Self.pairKey(stock.master.id, stock.slave.id)
         guard !stopped, retries[k] == nil else { return }
-        retries[k] = loop.scheduleTask(in: .milliseconds(500)) { [self] in
+        retries[k] = loop.assumeIsolated().scheduleTask(in: .milliseconds(500)) { [self] in
             retries[k] = nil
             topUp(stock)
         }
@@ -143,7 +143,7 @@ public final class KeyDeliveryCore: @unchecked Sendable {
                 return
             }
             let waiter = PairStock.Waiter(number: number, bytesPerKey: bytesPerKey, completion: completion)
-            let timer = loop.scheduleTask(in: .nanoseconds(Int64(settings.encWait))) { [weak stock, weak waiter] in
+            let timer = loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(settings.encWait))) { [weak stock, weak waiter] in
                 guard let waiter, !waiter.done else { return }
                 waiter.done = true
                 stock?.removeDoneWaiters()
@@ -210,7 +210,7 @@ public final class KeyDeliveryCore: @unchecked Sendable {
 
     func scheduleHousekeeping() {
         guard !stopped else { return }
-        _ = loop.scheduleTask(in: .seconds(1)) { [self] in
+        _ = loop.assumeIsolated().scheduleTask(in: .seconds(1)) { [self] in
             held.expire(now: monotonicNow())
             metrics.heldRelays.record(held.count)
             scheduleHousekeeping()

@@ -1,9 +1,9 @@
 public import AKRPConfig
 import AKRPEngine
 public import Logging
-public import NIOCore
+import NIOCore
 import NIOHTTP1
-public import NIOPosix
+import NIOPosix
 import NIOSSL
 import Synchronization
 

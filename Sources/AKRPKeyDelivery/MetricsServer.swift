@@ -1,7 +1,7 @@
 public import AKRPConfig
 import NIOCore
 import NIOHTTP1
-public import NIOPosix
+import NIOPosix
 public import Prometheus
 import Synchronization
 

@@ -14,7 +14,9 @@ COMMAND:
   thirdparty-dec MASTER IDS   etsi-qkd-014-client get_key_with_key_IDs (IDS comma-separated)
   slow PATH SECONDS           sends a request head one byte per second; prints when the box closed it
   flood N                     opens N TCP connections at once (no TLS), holds them 2 s; prints how many connected
-  bench SLAVE SECONDS CONNS   enc_keys from stock over CONNS keep-alive connections; prints keys/s and latencies
+  bench SLAVE SECONDS PROCS   enc_keys (GET, default size) over PROCS keep-alive connections, one process each
+                              (all start together); prints keys/s, errors and latency quantiles
+  latency SLAVE COUNT         COUNT enc_keys one after the other on one keep-alive connection; prints p50/p99
 """
 
 import http.client
@@ -22,7 +24,6 @@ import json
 import socket
 import ssl
 import sys
-import threading
 import time
 
 
@@ -48,6 +49,32 @@ def request(conn, method, path, body=None):
     except ValueError:
         doc = data.decode("utf-8", "replace")
     return {"status": r.status, "body": doc}
+
+
+def quantiles(latencies):
+    q = lambda p: round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 3) if latencies else None
+    return {"p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "max_ms": q(1.0)}
+
+
+def bench_worker(hostport, cert, key, ca, slave, seconds, barrier, queue):
+    conn = connect(hostport, context(cert, key, ca))
+    conn.request("GET", "/api/v1/keys/%s/status" % slave)  # handshake before the clock starts
+    conn.getresponse().read()
+    barrier.wait()
+    latencies, errors = [], 0
+    start = time.perf_counter()
+    stop = start + seconds
+    path = "/api/v1/keys/%s/enc_keys" % slave
+    while time.perf_counter() < stop:
+        t = time.perf_counter()
+        conn.request("GET", path)
+        r = conn.getresponse()
+        r.read()
+        if r.status == 200:
+            latencies.append(time.perf_counter() - t)
+        else:
+            errors += 1
+    queue.put({"latencies": latencies, "errors": errors, "seconds": time.perf_counter() - start})
 
 
 def main():
@@ -126,37 +153,37 @@ def main():
             s.close()
         print(json.dumps({"connected": len(sockets), "failed": failed}))
     elif command == "bench":
-        slave, seconds, conns = args[0], float(args[1]), int(args[2])
-        latencies, errors, lock = [], [0], threading.Lock()
-        stop = time.time() + seconds
-
-        def worker():
-            conn = connect(hostport, ctx)
-            mine = []
-            while time.time() < stop:
-                t = time.perf_counter()
-                conn.request("GET", "/api/v1/keys/%s/enc_keys" % slave)
-                r = conn.getresponse()
-                r.read()
-                if r.status == 200:
-                    mine.append(time.perf_counter() - t)
-                else:
-                    with lock:
-                        errors[0] += 1
-            with lock:
-                latencies.extend(mine)
-
-        threads = [threading.Thread(target=worker) for _ in range(conns)]
-        start = time.time()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        took = time.time() - start
+        import multiprocessing
+        slave, seconds, procs = args[0], float(args[1]), int(args[2])
+        barrier = multiprocessing.Barrier(procs)
+        queue = multiprocessing.Queue()
+        workers = [multiprocessing.Process(target=bench_worker, args=(hostport, cert, key, ca, slave, seconds, barrier, queue))
+                   for _ in range(procs)]
+        for w in workers:
+            w.start()
+        results = [queue.get() for _ in workers]
+        for w in workers:
+            w.join()
+        latencies = sorted(x for r in results for x in r["latencies"])
+        took = max(r["seconds"] for r in results)
+        print(json.dumps({"keys": len(latencies), "errors": sum(r["errors"] for r in results), "seconds": round(took, 2),
+                          "connections": procs, "keys_per_second": round(len(latencies) / took, 1),
+                          **quantiles(latencies)}))
+    elif command == "latency":
+        slave, count = args[0], int(args[1])
+        conn = connect(hostport, ctx)
+        latencies, errors = [], 0
+        for _ in range(count):
+            t = time.perf_counter()
+            conn.request("GET", "/api/v1/keys/%s/enc_keys" % slave)
+            r = conn.getresponse()
+            r.read()
+            if r.status == 200:
+                latencies.append(time.perf_counter() - t)
+            else:
+                errors += 1
         latencies.sort()
-        q = lambda p: round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000, 3) if latencies else None
-        print(json.dumps({"keys": len(latencies), "errors": errors[0], "seconds": round(took, 2),
-                          "keys_per_second": round(len(latencies) / took, 1), "p50_ms": q(0.5), "p99_ms": q(0.99)}))
+        print(json.dumps({"keys": len(latencies), "errors": errors, **quantiles(latencies)}))
     else:
         sys.exit("etsi_probe: unknown command " + command)
 
