@@ -141,6 +141,11 @@ def main():
                 break
         print(json.dumps({"closed_after_s": closed_after}))
     elif command == "flood":
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = min(hard, int(args[0]) + 64) if hard != resource.RLIM_INFINITY else int(args[0]) + 64
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
         host, port = hostport.rsplit(":", 1)
         sockets, failed = [], 0
         for _ in range(int(args[0])):
