@@ -93,7 +93,7 @@ public struct LinkMetrics: Sendable {
 extension RelayNode {
     /// Whether ``start()`` has bound the listeners and started the engine.
     public func hasStarted() async -> Bool {
-        (try? await loop.submit { [self] in peerListener != nil && controlListener != nil }.get()) ?? false
+        (try? await loop.submit { [self] in engineStarted }.get()) ?? false
     }
 
     /// Every link's figures and the box's key counters, read on the loop.
