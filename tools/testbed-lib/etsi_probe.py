@@ -8,7 +8,7 @@ object. Key bytes are printed only as base64, only because the test compares the
 COMMAND:
   get PATH                    GET; prints {"status": S, "body": ...}
   post PATH JSON              POST with a JSON body
-  raw PATH BYTES              POST with BYTES as body (not JSON-encoded)
+  raw PATH BYTES              POST with BYTES as body (not JSON-encoded); @pad:N: a JSON object with N blanks
   handshake                   TLS handshake only, then one GET of a status path; prints {"ok": bool, "error": ...}
   thirdparty SLAVE MASTER     the etsi-qkd-014-client package: get_status, get_key (as master of SLAVE)
   thirdparty-dec MASTER IDS   etsi-qkd-014-client get_key_with_key_IDs (IDS comma-separated)
@@ -82,7 +82,12 @@ def main():
     ctx = context(cert, key, ca)
     if command in ("get", "post", "raw"):
         conn = connect(hostport, ctx)
-        body = None if command == "get" else (args[1].encode() if command == "raw" else json.dumps(json.loads(args[1])).encode())
+        if command == "get":
+            body = None
+        elif command == "raw" and args[1].startswith("@pad:"):  # a JSON object padded to N bytes of blanks
+            body = b'{"size": 256' + b" " * int(args[1][5:]) + b"}"
+        else:
+            body = args[1].encode() if command == "raw" else json.dumps(json.loads(args[1])).encode()
         try:
             print(json.dumps(request(conn, "GET" if command == "get" else "POST", args[0], body)))
         except (ssl.SSLError, ConnectionError, OSError, http.client.HTTPException) as e:
@@ -102,17 +107,17 @@ def main():
         out = {"get_status": code, "status": vars(status)}
         code, container = client.get_key(slave)
         out["get_key"] = code
-        out["keys"] = [{"key_ID": k.key_ID, "key": k.key} for k in getattr(container, "keys", [])] if code == 200 else vars(container)
+        out["keys"] = [{"key_ID": k.key_id, "key": k.key} for k in getattr(container, "keys", [])] if code == 200 else vars(container)
         code, container = client.get_key(slave, number=2, size=512)
         out["get_key_post"] = code
-        out["keys"] += [{"key_ID": k.key_ID, "key": k.key} for k in getattr(container, "keys", [])] if code == 200 else []
+        out["keys"] += [{"key_ID": k.key_id, "key": k.key} for k in getattr(container, "keys", [])] if code == 200 else []
         print(json.dumps(out, default=str))
     elif command == "thirdparty-dec":
         from etsi_qkd_014_client import QKD014Client
         client = QKD014Client(hostport, cert, key, ca)
         code, container = client.get_key_with_key_IDs(args[0], args[1].split(","))
         out = {"get_key_with_key_IDs": code}
-        out["keys"] = [{"key_ID": k.key_ID, "key": k.key} for k in getattr(container, "keys", [])] if code == 200 else vars(container)
+        out["keys"] = [{"key_ID": k.key_id, "key": k.key} for k in getattr(container, "keys", [])] if code == 200 else vars(container)
         print(json.dumps(out, default=str))
     elif command == "slow":
         host, port = hostport.rsplit(":", 1)
