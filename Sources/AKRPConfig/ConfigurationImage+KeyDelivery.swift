@@ -124,3 +124,47 @@ extension ConfigurationText {
         return out
     }
 }
+
+extension ConfigurationJSON {
+    private static func jsonAddress(_ a: NetworkAddress) -> JSONValue {
+        .object([("host", .string(a.host)), ("port", .unsigned(UInt64(a.port)))])
+    }
+
+    /// `keyDelivery`: null without a `[key-delivery]` section; fingerprints as `sha256:` hex text.
+    static func keyDeliveryJSON(_ c: NodeConfiguration) -> JSONValue {
+        guard let k = c.keyDelivery else { return .null }
+        return .object([
+            ("listen", jsonAddress(k.listen)),
+            ("certificate", .string(k.certificate)),
+            ("privateKey", .string(k.privateKey)),
+            ("clientCA", .string(k.clientCA)),
+            ("revoked", .array(k.revoked.map { .string(FingerprintText.format($0)) })),
+            ("metricsListen", k.metricsListen.map(jsonAddress) ?? .null),
+            ("stockRequestBits", .signed(k.stockRequestBits)),
+            ("stockDepth", .signed(k.stockDepth)),
+            ("encWaitNanoseconds", .unsigned(k.encWait)),
+            ("defaultKeySize", .signed(k.defaultKeySize)),
+            ("maxKeySize", .signed(k.maxKeySize)),
+            ("minKeySize", .signed(k.minKeySize)),
+            ("maxKeysPerRequest", .signed(k.maxKeysPerRequest)),
+            ("heldRelays", .signed(k.heldRelays)),
+            ("heldExpiryNanoseconds", .unsigned(k.heldExpiry)),
+            ("maxConnections", .signed(k.maxConnections)),
+            ("maxBodyBytes", .signed(k.maxBodyBytes)),
+            ("idleTimeoutNanoseconds", .unsigned(k.idleTimeout)),
+        ])
+    }
+
+    /// `saes`: every `[sae ID]` section.
+    static func saesJSON(_ c: NodeConfiguration) -> JSONValue {
+        .array(
+            c.saes.map { s in
+                .object([
+                    ("id", .string(s.id)), ("node", .unsigned(UInt64(s.node.rawValue))),
+                    ("subject", s.subject.map(JSONValue.string) ?? .null),
+                    ("fingerprint", s.fingerprint.map { .string(FingerprintText.format($0)) } ?? .null),
+                    ("stockFor", .array(s.stockFor.map(JSONValue.string))),
+                ])
+            })
+    }
+}
