@@ -21,6 +21,10 @@ public final class KeyDeliveryCore: @unchecked Sendable {
     /// Stocks by (master, slave).
     var stocks: [String: PairStock] = [:]
     var retries: [String: Scheduled<Void>] = [:]
+    /// Consecutive failed relays per pair (the retry delay doubles with each, up to 5 s).
+    var failures: [String: Int] = [:]
+    /// Relays in flight per pair at most: a stock refills in steps, never by flooding the engine.
+    static let maxRelaysInFlight = 8
     let held: HeldRelays
     var stopped = false
     /// SAE boxes (for recognising a relay as the key delivery's).
@@ -83,7 +87,7 @@ public final class KeyDeliveryCore: @unchecked Sendable {
     /// Requests the relays a stock wants (refill and waiting requests).
     func topUp(_ stock: PairStock) {
         guard !stopped, retries[Self.pairKey(stock.master.id, stock.slave.id)] == nil else { return }
-        var n = stock.relaysWanted(relayBytes: relayBytes)
+        var n = min(stock.relaysWanted(relayBytes: relayBytes), Self.maxRelaysInFlight - stock.inFlight)
         while n > 0 && !stopped {
             n -= 1
             stock.relayStarted()
@@ -91,6 +95,7 @@ public final class KeyDeliveryCore: @unchecked Sendable {
             node.requestRelay(to: stock.slave.node, bytes: relayBytes) { [self] result in
                 switch result {
                 case .success(let (id, bytes)):
+                    failures[Self.pairKey(stock.master.id, stock.slave.id)] = nil
                     metrics.relaysDelivered.increment()
                     stock.relayEnded(stopped ? nil : PairStock.Relay(id: id, key: SecretBytes(copying: bytes)))
                     stock.serveWaiters()
@@ -99,9 +104,16 @@ public final class KeyDeliveryCore: @unchecked Sendable {
                 case .failure(let failure):
                     metrics.relaysFailed.increment()
                     stock.relayEnded(nil)
-                    logger.notice(
-                        "relay for a key stock failed",
-                        metadata: ["master": "\(stock.master.id)", "slave": "\(stock.slave.id)", "reason": "\(failure)"])
+                    let k = Self.pairKey(stock.master.id, stock.slave.id)
+                    let count = (failures[k] ?? 0) + 1
+                    failures[k] = count
+                    // The first failure after a success is worth a notice; the rest of a streak only a debug line.
+                    logger.log(
+                        level: count == 1 ? .notice : .debug, "relay for a key stock failed",
+                        metadata: [
+                            "master": "\(stock.master.id)", "slave": "\(stock.slave.id)", "reason": "\(failure)",
+                            "consecutive": "\(count)",
+                        ])
                     retryLater(stock)
                 }
             }
@@ -109,11 +121,14 @@ public final class KeyDeliveryCore: @unchecked Sendable {
         report(stock)
     }
 
-    /// After a failure: try again in half a second (never at once: a refusal completes synchronously).
+    /// After a failure: try again later (never at once: a refusal completes synchronously), 50 ms after the
+    /// first failure of a streak, doubling up to 5 s.
     func retryLater(_ stock: PairStock) {
         let k = Self.pairKey(stock.master.id, stock.slave.id)
         guard !stopped, retries[k] == nil else { return }
-        retries[k] = loop.assumeIsolated().scheduleTask(in: .milliseconds(500)) { [self] in
+        let streak = min(failures[k] ?? 1, 8)
+        let delay = min(5_000, 50 << (streak - 1))
+        retries[k] = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay))) { [self] in
             retries[k] = nil
             topUp(stock)
         }

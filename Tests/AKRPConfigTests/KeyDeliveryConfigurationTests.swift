@@ -39,11 +39,15 @@ import Testing
         #expect(try ConfigurationText.parse(ConfigurationText.render(c)) == c)
         let image = ConfigurationImage.encode(c)
         #expect(try ConfigurationImage.decode(image) == c)
+        let json = ConfigurationJSON.render(c)
+        #expect(json.contains("\"encWaitNanoseconds\": 1500000000") && json.contains("\"stockFor\": [\n"))
+        #expect(json.contains("sha256:00112233"))
     }
 
     @Test func withoutTheSectionsNothingChanges() throws {
         let c = try ConfigurationText.parse(Fixtures.base)
         #expect(c.keyDelivery == nil && c.saes.isEmpty)
+        #expect(ConfigurationJSON.render(c).contains("\"keyDelivery\": null"))
     }
 
     @Test func errorsNameLineSectionAndField() throws {
