@@ -28,7 +28,13 @@ public struct KeyDeliveryService: Service {
             if Task.isCancelled || Task.isShuttingDownGracefully { return }
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
-        let factory = PrometheusMetricsFactory(registry: registry)
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Request latencies are sub-millisecond from stock and milliseconds on demand.
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
+        ]
         let metrics = DeliveryMetrics(factory: factory)
         let core = KeyDeliveryCore(node: node, settings: settings, metrics: metrics, logger: logger)
         try await node.loop.submit { core.start() }.get()

@@ -16,7 +16,8 @@ COMMAND:
   flood N                     opens N TCP connections at once (no TLS), holds them 2 s; prints how many connected
   bench SLAVE SECONDS PROCS   enc_keys (GET, default size) over PROCS keep-alive connections, one process each
                               (all start together); prints keys/s, errors and latency quantiles
-  latency SLAVE COUNT         COUNT enc_keys one after the other on one keep-alive connection; prints p50/p99
+  latency SLAVE COUNT [NUMBER SIZE]  COUNT enc_keys (NUMBER keys of SIZE bits each) one after the other on one
+                              keep-alive connection; prints p50/p99
 """
 
 import http.client
@@ -181,11 +182,12 @@ def main():
                           **quantiles(latencies)}))
     elif command == "latency":
         slave, count = args[0], int(args[1])
+        query = "?number=%s&size=%s" % (args[2], args[3]) if len(args) >= 4 else ""
         conn = connect(hostport, ctx)
         latencies, errors = [], 0
         for _ in range(count):
             t = time.perf_counter()
-            conn.request("GET", "/api/v1/keys/%s/enc_keys" % slave)
+            conn.request("GET", "/api/v1/keys/%s/enc_keys%s" % (slave, query))
             r = conn.getresponse()
             r.read()
             if r.status == 200:
