@@ -27,6 +27,9 @@ final class ETSIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var busy = false
     private var started: NIODeadline = .now()
     private var deadline: Scheduled<Void>?
+    /// A refused handshake is counted once per connection (BoringSSL may report several errors).
+    private var handshakeFailureCounted = false
+    private var handshakeDone = false
 
     init(core: KeyDeliveryCore, limits: ETSIRequest.Limits, requestTimeout: TimeAmount, kmeNames: [NodeID: String]) {
         self.core = core
@@ -37,9 +40,10 @@ final class ETSIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
+            handshakeDone = true
             // Unknown or revoked certificates are refused as soon as the handshake ends, before any request.
             if case .failure = identify(context: context) {
-                core.metrics.handshakeFailures.increment()
+                countHandshakeFailure()
                 context.close(promise: nil)
                 return
             }
@@ -48,8 +52,15 @@ final class ETSIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is NIOSSLError || error is BoringSSLError { core.metrics.handshakeFailures.increment() }
+        // Errors after the handshake (a client leaving without close_notify) are no handshake failures.
+        if !handshakeDone && (error is NIOSSLError || error is BoringSSLError) { countHandshakeFailure() }
         context.close(promise: nil)
+    }
+
+    private func countHandshakeFailure() {
+        guard !handshakeFailureCounted else { return }
+        handshakeFailureCounted = true
+        core.metrics.handshakeFailures.increment()
     }
 
     func channelActive(context: ChannelHandlerContext) {
