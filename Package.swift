@@ -108,7 +108,8 @@ var targets: [Target] = [
         ],
         swiftSettings: strict),
     .testTarget(
-        name: "AKRPKeyDeliveryTests", dependencies: ["AKRPKeyDelivery", "AKRPConfig", "AKRPEngine"], swiftSettings: strict),
+        name: "AKRPKeyDeliveryTests", dependencies: ["AKRPKeyDelivery", "AKRPConfig", "AKRPEngine", "AKRPNode"],
+        swiftSettings: strict),
     .executableTarget(
         name: "akrp-bench-usb", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], path: "tools/bench-usb",
         exclude: ["run"], swiftSettings: strict),
