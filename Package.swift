@@ -81,10 +81,11 @@ var targets: [Target] = [
     .executableTarget(
         name: "akrpd",
         dependencies: [
-            "AKRPNode", "AKRPConfig",
+            "AKRPNode", "AKRPConfig", "AKRPKeyDelivery",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ],
         swiftSettings: strict),
     .testTarget(
@@ -95,6 +96,25 @@ var targets: [Target] = [
     .target(name: "AKRPManagement", dependencies: ["AKRPKeySource"], swiftSettings: strict),
     .target(name: "CAKRPTerminal", path: "CShims/CAKRPTerminal"),
     .testTarget(name: "AKRPManagementTests", dependencies: ["AKRPManagement"], exclude: ["FailCases"], swiftSettings: strict),
+    // MARK: key delivery to applications (issue 11): ETSI GS QKD 014 over mutual TLS, key stocks, metrics
+    .target(
+        name: "AKRPKeyDelivery",
+        dependencies: [
+            "AKRPNode", "AKRPConfig", "AKRPEngine", "AKRPKeySource",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
+        swiftSettings: strict),
+    .testTarget(
+        name: "AKRPKeyDeliveryTests", dependencies: ["AKRPKeyDelivery", "AKRPConfig", "AKRPEngine", "AKRPNode"],
+        swiftSettings: strict),
     .executableTarget(
         name: "akrp-bench-usb", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], path: "tools/bench-usb",
         exclude: ["run"], swiftSettings: strict),
@@ -118,6 +138,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // management (issue 10): ED25519 signatures of configuration images
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        // key delivery (issue 11)
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: targets
 )

@@ -99,6 +99,8 @@ public enum ConfigurationJSON {
                         ])
                     })
             ),
+            ("keyDelivery", keyDeliveryJSON(c)),
+            ("saes", saesJSON(c)),
         ])
         var out = ""
         var document = value

@@ -94,6 +94,7 @@ extension ConfigurationText {
                 line("jitter", TextValue.formatReal(jitter))
             }
         }
+        out += renderKeyDelivery(c)
         return out
     }
 }

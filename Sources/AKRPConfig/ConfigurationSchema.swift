@@ -5,6 +5,10 @@ enum ConfigurationSchema {
         case top, engine, keys, peers, topology, management
         /// `[neighbour X]` with its node reference as written.
         case neighbour(String)
+        /// `[key-delivery]` (ETSI GS QKD 014 service).
+        case keyDelivery
+        /// `[sae ID]` with the SAE ID as written.
+        case sae(String)
 
         /// The header word.
         var word: String {
@@ -16,6 +20,8 @@ enum ConfigurationSchema {
             case .topology: "topology"
             case .management: "management"
             case .neighbour: "neighbour"
+            case .keyDelivery: "key-delivery"
+            case .sae: "sae"
             }
         }
 
@@ -29,11 +35,13 @@ enum ConfigurationSchema {
             case .topology: []
             case .management: ConfigurationSchema.managementFields
             case .neighbour: ConfigurationSchema.neighbourFields
+            case .keyDelivery: ConfigurationSchema.keyDeliveryFields
+            case .sae: ConfigurationSchema.saeFields
             }
         }
     }
 
-    static let sectionWords = ["engine", "keys", "peers", "topology", "neighbour", "management"]
+    static let sectionWords = ["engine", "keys", "peers", "topology", "neighbour", "management", "key-delivery", "sae"]
 
     static let topFields = ["node", "listen", "control-socket", "state-dir", "log-level", "high-water-step"]
     static let requiredTopFields = ["node", "listen", "control-socket", "state-dir"]
@@ -64,7 +72,7 @@ enum ConfigurationSchema {
     static func owner(of name: String, besides section: Section) -> String? {
         let all: [(String, [String])] = [
             ("", topFields), ("engine", engineFields), ("keys", keyFields), ("peers", peerFields),
-            ("neighbour N", neighbourFields), ("management", managementFields),
+            ("neighbour N", neighbourFields), ("management", managementFields), ("key-delivery", keyDeliveryFields), ("sae ID", saeFields),
         ]
         return all.first { $0.0 != section.word && !(section == .top && $0.0.isEmpty) && $0.1.contains(name) }?.0
     }

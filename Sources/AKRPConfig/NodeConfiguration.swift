@@ -30,6 +30,11 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var logLevel: String
     /// The management interface (SMP listeners, flashing); `[management]`.
     public var management = ManagementSettings()
+    // MARK: key delivery (ETSI GS QKD 014)
+    /// The ETSI 014 key delivery service; nil when the box serves none (docs/KEY-DELIVERY.md).
+    public var keyDelivery: KeyDeliverySettings? = nil
+    /// Every SAE of the network with the box it is registered at (`[sae ID]` sections).
+    public var saes: [SAERegistration] = []
 
     /// A configuration with every optional setting at its default.
     public init(

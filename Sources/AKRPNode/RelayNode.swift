@@ -81,6 +81,11 @@ public final class RelayNode: @unchecked Sendable {
     /// Yields when the box should stop and `akrpd` start again (``restartRequested``).
     public let restartSignal = AsyncStream<Void>.makeStream()
     var restartFlag = false
+    /// Key delivery (ETSI 014): offered every key delivered here as a destination before the key store;
+    /// returns true when it keeps the key (see `RelayNode+KeyDelivery.swift`). Set and called on ``loop``.
+    var relayClaim: ((RequestID, UnsafeRawBufferPointer) -> Bool)?
+    /// The engine has been started (``start()``): requests may be made.
+    var engineStarted = false
 
     /// Builds the box from its configuration: state directory (incarnation made durable), audit log,
     /// engine, key sources and pool positions. Binds nothing yet; call ``start()``.
@@ -185,6 +190,7 @@ public final class RelayNode: @unchecked Sendable {
         try? await loop.submit { [self] in
             let now = clock.now()
             engine.start(now: now, outbox: outbox)
+            engineStarted = true
             finishStep(now: now)
             for peer in peers.values where peer.dials { dial(peer) }
             pollSources()

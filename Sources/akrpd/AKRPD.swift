@@ -1,7 +1,9 @@
 import AKRPConfig
+import AKRPKeyDelivery
 import AKRPNode
 import ArgumentParser
 import Logging
+import Prometheus
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -70,9 +72,20 @@ struct AKRPD: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if let slots { node.setBoot(boot, slots: slots) }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: NodeService(node: node), successTerminationBehavior: .gracefullyShutdownGroup)
+        ]
+        // MARK: key delivery (ETSI GS QKD 014): listed after the node so that it stops first
+        if let delivery = c.keyDelivery {
+            services.append(
+                .init(
+                    service: KeyDeliveryService(
+                        node: node, settings: delivery, registry: PrometheusCollectorRegistry(), logger: logger),
+                    successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: NodeService(node: node), successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {
