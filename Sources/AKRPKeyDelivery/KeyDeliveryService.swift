@@ -57,7 +57,9 @@ public struct KeyDeliveryService: Service {
 }
 
 /// Gauges of the box's links sampled before each scrape: pool fill, key used (consumed units, a counter
-/// whose rate is the key rate), discarded units, authentication key spent, link state.
+/// whose rate is the key rate), discarded units, authentication key spent, link state, and the status of
+/// each link's key source (`akrp_device_*`: delivering, units delivered, errors; for USB devices attached,
+/// streaming, units lost, bad CRC, unplugs, …).
 struct NodeMetricsSampler: Sendable {
     let node: RelayNode
     let factory: PrometheusMetricsFactory
@@ -75,6 +77,10 @@ struct NodeMetricsSampler: Sendable {
             Gauge(label: "akrp_link_discarded_bytes", dimensions: d, factory: factory).record(Double(l.discarded) * Double(s.unitSize))
             Gauge(label: "akrp_link_authentication_bytes", dimensions: d, factory: factory)
                 .record(Double(l.authenticationUnits) * Double(s.unitSize))
+            // Device status: the key source's statistics group, one gauge per figure.
+            for (name, value) in l.device {
+                Gauge(label: "akrp_device_" + name, dimensions: d, factory: factory).record(Double(value))
+            }
         }
         Gauge(label: "akrp_keys_delivered", factory: factory).record(Double(s.keysDelivered))
         Gauge(label: "akrp_requests_failed", factory: factory).record(Double(s.requestsFailed))

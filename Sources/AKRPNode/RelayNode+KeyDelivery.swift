@@ -88,6 +88,10 @@ public struct LinkMetrics: Sendable {
     public var consumed: UInt64
     public var discarded: UInt64
     public var authenticationUnits: UInt64
+    /// The link's key source (QKD device, simulated pair or trace) as the `device-N` statistics group
+    /// reports it (docs/MANAGEMENT.md): delivering, units delivered, errors, and for USB devices attached,
+    /// streaming, units lost, bad CRC, unplugs, ….
+    public var device: [(String, UInt64)] = []
 }
 
 extension RelayNode {
@@ -107,7 +111,8 @@ extension RelayNode {
                     LinkMetrics(
                         neighbour: n, up: engine.isLinkUp(toward: n), available: pool.availableDelivered, held: pool.heldUnits,
                         capacity: configuration.engine.poolCapacity, consumed: pool.consumedUnits, discarded: pool.discardedUnits,
-                        authenticationUnits: (peer?.counters.authenticationUnitsSent ?? 0) + (peer?.counters.authenticationUnitsReceived ?? 0)))
+                        authenticationUnits: (peer?.counters.authenticationUnitsSent ?? 0) + (peer?.counters.authenticationUnitsReceived ?? 0),
+                        device: statisticsGroup("device-\(n.rawValue)") ?? []))
             }
             return (links, counters.keysDeliveredAsSource + counters.keysDeliveredAsDestination, engine.counters.requestsFailed,
                     configuration.engine.unitSize)
