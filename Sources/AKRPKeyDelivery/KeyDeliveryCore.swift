@@ -59,6 +59,19 @@ public final class KeyDeliveryCore: @unchecked Sendable {
             }
         }
         scheduleHousekeeping()
+        // Stock levels in the box's statistics (SMP group `key-delivery`, `akrpctl stats key-delivery`).
+        node.addStatisticsGroup("key-delivery") { [weak self] in
+            guard let self else { return [] }
+            var figures: [(String, UInt64)] = [("held_relays", UInt64(held.count))]
+            for stock in stocks.values.sorted(by: { ($0.master.id, $0.slave.id) < ($1.master.id, $1.slave.id) }) {
+                let pair = "stock.\(stock.master.id).\(stock.slave.id)"
+                figures += [
+                    (pair + ".relays", UInt64(stock.relays.count)), (pair + ".bytes", UInt64(stock.storedBytes)),
+                    (pair + ".in_flight", UInt64(stock.inFlight)),
+                ]
+            }
+            return figures
+        }
     }
 
     /// A key delivered here as a destination: kept when it is a key delivery relay (its size, from a box

@@ -70,6 +70,13 @@ extension RelayNode {
         relayClaim = claim
     }
 
+    /// Adds a statistics group that another part of the box keeps (e.g. key delivery's `key-delivery`
+    /// group of stock levels): listed and read like the node's own groups (SMP statistics, `akrpctl stats`).
+    /// `figures` runs on ``loop``. Call on ``loop``.
+    public func addStatisticsGroup(_ name: String, figures: @escaping () -> [(String, UInt64)]) {
+        extraStatistics[name] = figures
+    }
+
     /// Whether the box has started its graceful stop (key delivery refuses new requests then).
     public var isShuttingDown: Bool { shuttingDown || stopped }
 }

@@ -162,11 +162,12 @@ extension RelayNode {
         for n in engine.neighbours {
             names += ["link-\(n.rawValue)", "peer-\(n.rawValue)", "device-\(n.rawValue)"]
         }
-        return names
+        return names + extraStatistics.keys.sorted()
     }
 
     /// The counters of one named statistics group, nil when there is no such group.
     func statisticsGroup(_ name: String) -> [(String, UInt64)]? {
+        if let extra = extraStatistics[name] { return extra() }
         let now = clock.now()
         switch name {
         case "box":

@@ -84,6 +84,8 @@ public final class RelayNode: @unchecked Sendable {
     /// Key delivery (ETSI 014): offered every key delivered here as a destination before the key store;
     /// returns true when it keeps the key (see `RelayNode+KeyDelivery.swift`). Set and called on ``loop``.
     var relayClaim: ((RequestID, UnsafeRawBufferPointer) -> Bool)?
+    /// Statistics groups kept by other parts of the box (``addStatisticsGroup(_:figures:)``), by name.
+    var extraStatistics: [String: () -> [(String, UInt64)]] = [:]
     /// The engine has been started (``start()``): requests may be made.
     var engineStarted = false
 
