@@ -36,7 +36,7 @@ var targets: [Target] = [
         name: "akrpctl",
         dependencies: [
             "AKRPEngine", "AKRPWire",
-            "AKRPDevice", "AKRPKeySource", "AKRPConfig",
+            "AKRPDevice", "AKRPKeySource", "AKRPConfig", "AKRPManagement",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         path: "tools/akrpctl",
@@ -45,7 +45,7 @@ var targets: [Target] = [
     // MARK: wire protocol (issue 4)
     .target(name: "AKRPWire", dependencies: ["AKRPEngine"], swiftSettings: strict),
     .testTarget(
-        name: "AKRPWireTests", dependencies: ["AKRPWire", "AKRPEngine", "AKRPSimulation"], exclude: ["FailCases"],
+        name: "AKRPWireTests", dependencies: ["AKRPWire", "AKRPEngine", "AKRPSimulation", "AKRPTestSupport"], exclude: ["FailCases"],
         swiftSettings: strict),
 
     // MARK: device layer (issue 5)
@@ -74,25 +74,50 @@ var targets: [Target] = [
     .target(
         name: "AKRPNode",
         dependencies: [
-            "AKRPEngine", "AKRPWire", "AKRPKeySource", "AKRPDevice", "AKRPConfig",
+            "AKRPEngine", "AKRPWire", "AKRPKeySource", "AKRPDevice", "AKRPConfig", "AKRPManagement", "CAKRPTerminal",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ],
         swiftSettings: strict),
     .executableTarget(
         name: "akrpd",
         dependencies: [
-            "AKRPNode", "AKRPConfig",
+            "AKRPNode", "AKRPConfig", "AKRPKeyDelivery",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ],
         swiftSettings: strict),
     .testTarget(
         name: "AKRPNodeTests",
         dependencies: ["AKRPNode", "AKRPConfig", "AKRPEngine", "AKRPWire", "AKRPKeySource"],
+        swiftSettings: strict),
+    // MARK: management (issue 10): SMP (MCUmgr) core, sans-I/O — CBOR, header, serial framing, dispatch, MCUboot container
+    .target(name: "AKRPManagement", dependencies: ["AKRPKeySource"], swiftSettings: strict),
+    .target(name: "CAKRPTerminal", path: "CShims/CAKRPTerminal"),
+    .testTarget(name: "AKRPManagementTests", dependencies: ["AKRPManagement"], exclude: ["FailCases"], swiftSettings: strict),
+    // MARK: key delivery to applications (issue 11): ETSI GS QKD 014 over mutual TLS, key stocks, metrics
+    .target(
+        name: "AKRPKeyDelivery",
+        dependencies: [
+            "AKRPNode", "AKRPConfig", "AKRPEngine", "AKRPKeySource",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
+        swiftSettings: strict),
+    .testTarget(
+        name: "AKRPKeyDeliveryTests", dependencies: ["AKRPKeyDelivery", "AKRPConfig", "AKRPEngine", "AKRPNode"],
         swiftSettings: strict),
     .executableTarget(
         name: "akrp-bench-usb", dependencies: ["AKRPEngine", "AKRPKeySource", "AKRPDevice"], path: "tools/bench-usb",
@@ -115,6 +140,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // management (issue 10): ED25519 signatures of configuration images
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        // key delivery (issue 11)
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: targets
 )

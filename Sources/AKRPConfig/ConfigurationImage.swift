@@ -175,6 +175,8 @@ public enum ConfigurationImage {
                 w.string(path)
             }
         }
+        encodeKeyDelivery(c, into: &w)
+        ConfigurationImageExtension.encode(c, into: &w)
         return w.bytes
     }
 
@@ -288,6 +290,8 @@ public enum ConfigurationImage {
         c.engine = e
         c.keyStore = keys
         c.peers = peers
+        try decodeKeyDelivery(&r, into: &c)
+        try ConfigurationImageExtension.decode(&r, into: &c)
         return c
     }
 }

@@ -99,9 +99,16 @@ public enum ConfigurationJSON {
                         ])
                     })
             ),
+            ("keyDelivery", keyDeliveryJSON(c)),
+            ("saes", saesJSON(c)),
         ])
         var out = ""
-        value.write(to: &out, indent: "")
+        var document = value
+        if !c.management.isDefault, case .object(var fields) = document {
+            fields.append(("management", c.management.json))
+            document = .object(fields)
+        }
+        document.write(to: &out, indent: "")
         return out + "\n"
     }
 

@@ -30,6 +30,8 @@ struct ConfigurationParser {
     var nodes: [NodeLine] = []
     var links: [LinkLine] = []
     var rawNeighbours: [RawSection] = []
+    /// `[sae ID]` sections in written order.
+    var rawSAEs: [RawSection] = []
 
     mutating func parse(_ bytes: [UInt8]) throws(Failure) -> NodeConfiguration {
         try collect(bytes)
@@ -75,7 +77,10 @@ struct ConfigurationParser {
         case .keys: map.keys = section
         case .peers: map.peers = section
         case .topology: map.topologyLine = section.line
+        case .management: map.management = section
         case .neighbour: rawNeighbours.append(section)
+        case .keyDelivery: map.keyDelivery = section
+        case .sae: rawSAEs.append(section)
         }
     }
 
@@ -88,6 +93,13 @@ struct ConfigurationParser {
         case "keys": kind = .keys
         case "peers": kind = .peers
         case "topology": kind = .topology
+        case "management": kind = .management
+        case "key-delivery": kind = .keyDelivery
+        case "sae":
+            guard words.count == 2 else {
+                throw .syntax(line: line, section: nil, reason: "an sae section names one SAE ID: [sae alice-1], got [\(label)]")
+            }
+            return RawSection(kind: .sae(words[1]), label: label, line: line)
         case "neighbour":
             guard words.count == 2 else {
                 throw .syntax(
@@ -204,7 +216,7 @@ struct ConfigurationParser {
     }
 
     /// The node a link end or neighbour section names, by ID or name; nil when the topology has none.
-    private func resolve(_ reference: String) -> NodeID? {
+    func resolve(_ reference: String) -> NodeID? {
         if let first = reference.utf8.first, TextValue.isDigit(first) {
             guard case .success(let n) = TextValue.unsigned(reference), let id = UInt32(exactly: n) else { return nil }
             return nodes.contains { $0.id.rawValue == id } ? NodeID(id) : nil
@@ -212,7 +224,7 @@ struct ConfigurationParser {
         return nodes.first { $0.name == reference }?.id
     }
 
-    private func unknownNodeReason(_ reference: String) -> String {
+    func unknownNodeReason(_ reference: String) -> String {
         let hint = Schema.suggestion(for: reference, among: nodes.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
         return "no node '\(reference)' in the [topology]" + hint
     }
@@ -238,7 +250,9 @@ struct ConfigurationParser {
         if let engine = map.engine { try readEngine(ConfigurationFieldReader(section: engine), into: &c.engine) }
         if let keys = map.keys { try readKeys(ConfigurationFieldReader(section: keys), into: &c.keyStore) }
         if let peers = map.peers { try readPeers(ConfigurationFieldReader(section: peers), into: &c.peers) }
+        if let m = map.management { try Self.readManagement(ConfigurationFieldReader(section: m), into: &c.management) }
         c.neighbours = try buildNeighbours(c)
+        try readKeyDelivery(into: &c)
         do {
             try c.validate()
         } catch {

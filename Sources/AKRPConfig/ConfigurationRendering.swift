@@ -62,6 +62,7 @@ extension ConfigurationText {
         line("keepalive-s", "\(c.peers.keepAliveSeconds)")
         line("pending-frames", "\(c.peers.pendingFrames)")
         line("pending-messages", "\(c.peers.pendingMessages)")
+        out += c.management.rendered
 
         out += "\n[topology]\n"
         var names: [NodeID: String] = [:]
@@ -93,6 +94,7 @@ extension ConfigurationText {
                 line("jitter", TextValue.formatReal(jitter))
             }
         }
+        out += renderKeyDelivery(c)
         return out
     }
 }

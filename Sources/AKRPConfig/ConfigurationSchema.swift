@@ -2,9 +2,13 @@
 enum ConfigurationSchema {
     /// A kind of section.
     enum Section: Equatable {
-        case top, engine, keys, peers, topology
+        case top, engine, keys, peers, topology, management
         /// `[neighbour X]` with its node reference as written.
         case neighbour(String)
+        /// `[key-delivery]` (ETSI GS QKD 014 service).
+        case keyDelivery
+        /// `[sae ID]` with the SAE ID as written.
+        case sae(String)
 
         /// The header word.
         var word: String {
@@ -14,7 +18,10 @@ enum ConfigurationSchema {
             case .keys: "keys"
             case .peers: "peers"
             case .topology: "topology"
+            case .management: "management"
             case .neighbour: "neighbour"
+            case .keyDelivery: "key-delivery"
+            case .sae: "sae"
             }
         }
 
@@ -26,12 +33,15 @@ enum ConfigurationSchema {
             case .keys: ConfigurationSchema.keyFields
             case .peers: ConfigurationSchema.peerFields
             case .topology: []
+            case .management: ConfigurationSchema.managementFields
             case .neighbour: ConfigurationSchema.neighbourFields
+            case .keyDelivery: ConfigurationSchema.keyDeliveryFields
+            case .sae: ConfigurationSchema.saeFields
             }
         }
     }
 
-    static let sectionWords = ["engine", "keys", "peers", "topology", "neighbour"]
+    static let sectionWords = ["engine", "keys", "peers", "topology", "neighbour", "management", "key-delivery", "sae"]
 
     static let topFields = ["node", "listen", "control-socket", "state-dir", "log-level", "high-water-step"]
     static let requiredTopFields = ["node", "listen", "control-socket", "state-dir"]
@@ -45,6 +55,7 @@ enum ConfigurationSchema {
     ]
     static let keyFields = ["capacity", "expiry-s", "request-timeout-ms"]
     static let peerFields = ["reconnect-min-ms", "reconnect-max-ms", "keepalive-s", "pending-frames", "pending-messages"]
+    static let managementFields = ["socket", "udp", "serial", "confirm-timeout-s", "image-keys"]
     static let neighbourFields = ["address", "source", "seed", "epoch", "rate", "block-ms", "jitter", "serial", "path"]
     /// Which neighbour fields each source kind takes besides `address` and `source`.
     static let sourceFields: [String: [String]] = [
@@ -61,7 +72,7 @@ enum ConfigurationSchema {
     static func owner(of name: String, besides section: Section) -> String? {
         let all: [(String, [String])] = [
             ("", topFields), ("engine", engineFields), ("keys", keyFields), ("peers", peerFields),
-            ("neighbour N", neighbourFields),
+            ("neighbour N", neighbourFields), ("management", managementFields), ("key-delivery", keyDeliveryFields), ("sae ID", saeFields),
         ]
         return all.first { $0.0 != section.word && !(section == .top && $0.0.isEmpty) && $0.1.contains(name) }?.0
     }

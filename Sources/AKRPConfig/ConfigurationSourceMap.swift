@@ -23,6 +23,7 @@ struct ConfigurationSourceMap {
     var engine: RawSection?
     var keys: RawSection?
     var peers: RawSection?
+    var management: RawSection?
     var topologyLine: Int?
     /// Line of each `node` line of `[topology]`, in written order.
     var nodeLines: [Int] = []
@@ -30,6 +31,9 @@ struct ConfigurationSourceMap {
     var linkLines: [Int] = []
     /// Each `[neighbour]` section, in the order of ``NodeConfiguration/neighbours``.
     var neighbours: [RawSection] = []
+    /// `[key-delivery]`, and each `[sae ID]` section in the order of ``NodeConfiguration/saes``.
+    var keyDelivery: RawSection?
+    var saes: [RawSection] = []
 
     /// The text file error for a problem found by ``NodeConfiguration/validate()``.
     func fileError(_ error: ConfigurationValidationError) -> ConfigurationFileError {
@@ -68,6 +72,10 @@ struct ConfigurationSourceMap {
         case .neighbour(let index, let node):
             guard neighbours.indices.contains(index) else { return (nil, "neighbour \(node.rawValue)") }
             return inSection(neighbours[index], "neighbour \(node.rawValue)")
+        case .keyDelivery: return inSection(keyDelivery, "key-delivery")
+        case .sae(let index, let id):
+            guard saes.indices.contains(index) else { return (nil, "sae \(id)") }
+            return inSection(saes[index], "sae \(id)")
         }
     }
 }

@@ -16,6 +16,7 @@ extension NodeConfiguration {
         try check.peers(peers)
         try check.topology(self)
         try check.neighbours(self)
+        try check.keyDelivery(self)
     }
 }
 
@@ -392,6 +393,104 @@ struct ConfigurationChecker {
         }
         if value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
             throw .invalid(place: place, field: field, reason: "must not contain control characters")
+        }
+    }
+}
+
+// MARK: [key-delivery] and [sae ID]
+
+extension ConfigurationChecker {
+    mutating func keyDelivery(_ c: NodeConfiguration) throws(Failure) {
+        typealias L = KeyDeliveryLimits
+        if let k = c.keyDelivery {
+            let p = ConfigurationPlace.keyDelivery
+            try address(k.listen, place: p, field: "listen")
+            if let m = k.metricsListen { try address(m, place: p, field: "metrics-listen") }
+            try path(k.certificate, Limits.pathBytes, place: p, field: "certificate")
+            try path(k.privateKey, Limits.pathBytes, place: p, field: "private-key")
+            try path(k.clientCA, Limits.pathBytes, place: p, field: "client-ca")
+            try range(k.revoked.count, L.revoked, "fingerprints", place: p, field: "revoked")
+            if k.revoked.contains(where: { $0.count != 32 }) {
+                throw .invalid(place: p, field: "revoked", reason: "every fingerprint must be 32 bytes (SHA-256)")
+            }
+            try range(k.stockRequestBits, L.stockRequestBits, "bits", place: p, field: "stock-request-bits")
+            let largest = c.engine.maxRequestUnits * c.engine.unitSize * 8
+            if k.stockRequestBits % 8 != 0 || k.stockRequestBits > largest {
+                throw .invalid(
+                    place: p, field: "stock-request-bits",
+                    reason: "must be a multiple of 8 and at most the largest request (max-request-units × unit-size × 8 = \(largest)), got \(k.stockRequestBits)")
+            }
+            try range(k.stockDepth, L.stockDepth, "relayed keys", place: p, field: "stock-depth")
+            try duration(k.encWait, Limits.duration, place: p, field: "enc-wait-ms")
+            for (field, v) in [("default-key-size", k.defaultKeySize), ("max-key-size", k.maxKeySize), ("min-key-size", k.minKeySize)] {
+                try range(v, L.keySize, "bits", place: p, field: field)
+                if v % 8 != 0 { throw .invalid(place: p, field: field, reason: "must be a multiple of 8, got \(v)") }
+            }
+            if !(k.minKeySize <= k.defaultKeySize && k.defaultKeySize <= k.maxKeySize) {
+                throw .invalid(
+                    place: p, field: "default-key-size",
+                    reason: "must lie within min-key-size…max-key-size (\(k.minKeySize)…\(k.maxKeySize)), got \(k.defaultKeySize)")
+            }
+            // A key never spans two relayed keys; the binding secret takes 32 bytes of each.
+            if k.maxKeySize / 8 > k.stockRequestBits / 8 - 32 {
+                throw .invalid(
+                    place: p, field: "max-key-size",
+                    reason: "must leave room in one relayed key: at most stock-request-bits − 256 = \(k.stockRequestBits - 256), got \(k.maxKeySize)")
+            }
+            try range(k.maxKeysPerRequest, L.keysPerRequest, "keys", place: p, field: "max-keys-per-request")
+            try range(k.heldRelays, L.heldRelays, "relayed keys", place: p, field: "held-relays")
+            try duration(k.heldExpiry, Limits.positiveDuration, place: p, field: "held-expiry-s")
+            try range(k.maxConnections, L.connections, "connections", place: p, field: "max-connections")
+            try range(k.maxBodyBytes, L.bodyBytes, "bytes", place: p, field: "max-body-bytes")
+            try duration(k.idleTimeout, Limits.positiveDuration, place: p, field: "idle-timeout-ms")
+        }
+        var seen: Set<String> = []
+        for (index, s) in c.saes.enumerated() {
+            let p = ConfigurationPlace.sae(index: index, id: s.id)
+            if !L.saeIDBytes.contains(s.id.utf8.count) {
+                throw .invalid(place: p, field: nil, reason: "an SAE ID must be 1…64 bytes, got \(s.id.utf8.count)")
+            }
+            if !s.id.utf8.allSatisfy({ ConfigurationChecker.isIDByte($0) }) {
+                throw .invalid(place: p, field: nil, reason: "an SAE ID may only contain letters, digits, '.', '_' and '-', got '\(s.id)'")
+            }
+            if !seen.insert(s.id).inserted { throw .invalid(place: p, field: nil, reason: "SAE '\(s.id)' is registered twice") }
+            guard c.topology.nodes.contains(where: { $0.id == s.node }) else {
+                throw .invalid(place: p, field: "node", reason: "node \(s.node.rawValue) is not in the [topology]")
+            }
+            if !L.saeNode.contains(s.node.rawValue) {
+                throw .invalid(place: p, field: "node", reason: "a box with SAEs must have a node ID 1…65535 (key_IDs carry it in 16 bits), got \(s.node.rawValue)")
+            }
+            if let f = s.fingerprint, f.count != 32 {
+                throw .invalid(place: p, field: "fingerprint", reason: "must be 32 bytes (SHA-256)")
+            }
+            if let subject = s.subject, subject.isEmpty || subject.utf8.count > 1024 {
+                throw .invalid(place: p, field: "subject", reason: "must be 1…1024 bytes, e.g. 'CN=sae-a,O=example'")
+            }
+            if s.node == c.node && c.keyDelivery != nil && s.subject == nil && s.fingerprint == nil {
+                throw .invalid(
+                    place: p, field: "fingerprint",
+                    reason: "an SAE registered at this box needs a 'subject' or a 'fingerprint' of its client certificate")
+            }
+        }
+        for (index, s) in c.saes.enumerated() {
+            let p = ConfigurationPlace.sae(index: index, id: s.id)
+            for slave in s.stockFor {
+                guard let other = c.saes.first(where: { $0.id == slave }) else {
+                    throw .invalid(place: p, field: "stock-for", reason: "no [sae \(slave)] in this file")
+                }
+                if other.node == s.node {
+                    throw .invalid(place: p, field: "stock-for", reason: "'\(slave)' is at the same box; stocks are for SAEs at other boxes")
+                }
+            }
+        }
+    }
+
+    static func isIDByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            true
+        default: false
         }
     }
 }

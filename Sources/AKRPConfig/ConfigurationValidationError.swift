@@ -18,6 +18,10 @@ public enum ConfigurationPlace: Sendable, Equatable, CustomStringConvertible {
     case topologyLink(index: Int, a: NodeID, b: NodeID)
     /// The `[neighbour N]` section `index` (0-based, in written order), for node `node`.
     case neighbour(index: Int, node: NodeID)
+    /// The `[key-delivery]` section.
+    case keyDelivery
+    /// The `[sae ID]` section `index` (0-based, in written order).
+    case sae(index: Int, id: String)
 
     /// The section as written in the text format: `[engine]`, `[topology] link 1-2`, `[neighbour 3]`; empty
     /// for the top level.
@@ -31,6 +35,8 @@ public enum ConfigurationPlace: Sendable, Equatable, CustomStringConvertible {
         case .topologyNode(_, let id): "[topology] node \(id.rawValue)"
         case .topologyLink(_, let a, let b): "[topology] link \(a.rawValue)-\(b.rawValue)"
         case .neighbour(_, let node): "[neighbour \(node.rawValue)]"
+        case .keyDelivery: "[key-delivery]"
+        case .sae(_, let id): "[sae \(id)]"
         }
     }
 }

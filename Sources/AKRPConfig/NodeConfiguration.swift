@@ -28,6 +28,13 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var neighbours: [NeighbourConfiguration]
     /// Least severe log level written: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String
+    /// The management interface (SMP listeners, flashing); `[management]`.
+    public var management = ManagementSettings()
+    // MARK: key delivery (ETSI GS QKD 014)
+    /// The ETSI 014 key delivery service; nil when the box serves none (docs/KEY-DELIVERY.md).
+    public var keyDelivery: KeyDeliverySettings? = nil
+    /// Every SAE of the network with the box it is registered at (`[sae ID]` sections).
+    public var saes: [SAERegistration] = []
 
     /// A configuration with every optional setting at its default.
     public init(

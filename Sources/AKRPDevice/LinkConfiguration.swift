@@ -104,7 +104,8 @@ public struct LinkConfiguration: Equatable, Sendable {
     public init(parsing text: String) throws(LinkConfigurationError) {
         var values: [String: (value: String, line: Int, quoted: Bool)] = [:]
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift: splitting on "\n" alone would leave a CRLF file one long line.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             guard let parsed = try Self.parseLine(Substring(rawLine), line: lineNumber) else { continue }
             guard Self.fields.contains(parsed.name) else { throw .unknownField(field: parsed.name, line: lineNumber) }

@@ -275,7 +275,10 @@ public final class QKDDevice: @unchecked Sendable {
         if error == .pipe, request != .getStatus {
             // The device's own reason, when it can still tell; otherwise the USB error as it is.
             do throws(DeviceError) {
-                return .rejected(request: request.description, deviceError: try status().lastError)
+                let code = try status().lastError
+                // No reason from the device: it did not refuse, the request broke (e.g. an unplug under way).
+                if code == 0 { return stillAttached() ? .usb(.pipe, operation: request.description) : .unplugged(serial: serial) }
+                return .rejected(request: request.description, deviceError: code)
             } catch let statusError {
                 if case .unplugged = statusError { return statusError }
                 return .usb(.pipe, operation: request.description)

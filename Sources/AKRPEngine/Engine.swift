@@ -9,8 +9,9 @@ public final class Engine {
     public let node: NodeID
     /// This run of the node: distinct and increasing across restarts.
     public let incarnation: UInt64
-    /// The configuration every table and pool was sized from.
-    public let configuration: EngineConfiguration
+    /// The configuration every table and pool was sized from; only the admission settings change after
+    /// start (``tuneAdmission(latencyBudget:yieldMargin:)``).
+    public internal(set) var configuration: EngineConfiguration
     /// The network as configured (nodes, links, rates, delays).
     public let topology: Topology
     /// The path search over `topology` with key-aware costs.

@@ -15,7 +15,14 @@ public struct NodeService: Service {
 
     public func run() async throws {
         try await node.start()
-        try? await gracefulShutdown()
+        // Until a graceful shutdown, or a restart the box asks for itself (SMP reset, configuration rollback).
+        let restart = node.restartSignal.stream
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await gracefulShutdown() }
+            group.addTask { for await _ in restart { break } }
+            await group.next()
+            group.cancelAll()
+        }
         await node.shutdown(deadline: drainDeadline)
     }
 }

@@ -19,7 +19,10 @@ extension RelayNode {
 
     /// The box's state as one JSON document: identity, links (pool positions, marks, counters), peers,
     /// key sources, engine counters, key store and waiting requests. Never key bytes.
-    func stateDump() -> [UInt8] {
+    func stateDump() -> [UInt8] { Array(stateDocument().compact.utf8) }
+
+    /// The state dump as a JSON value.
+    func stateDocument() -> JSONValue {
         let now = clock.now()
         let c = engine.counters
         var links: [JSONValue] = []
@@ -166,6 +169,6 @@ extension RelayNode {
                 ])
             ),
         ])
-        return Array(doc.compact.utf8)
+        return doc
     }
 }

@@ -12,16 +12,31 @@ final class PendingRequest {
     let started = monotonicNanoseconds()
     /// The key, once the source delivered it; handed out only after `destinationConfirmed`.
     var key: SecretBytes?
+    /// Instead of a control client: the key delivery service's completion (``RelayNode/requestRelay``).
+    let completion: ((RequestID, SecretBytes?, UInt8) -> Void)?
 
     init(client: ControlChannelHandler, correlation: UInt64, keyLength: Int, deadline: Nanoseconds) {
         self.client = client
         self.correlation = correlation
         self.keyLength = keyLength
         self.deadline = deadline
+        completion = nil
     }
 
-    /// Answers the client (if still connected); `key` is wiped when the last reference goes.
+    init(keyLength: Int, deadline: Nanoseconds, completion: @escaping (RequestID, SecretBytes?, UInt8) -> Void) {
+        client = nil
+        correlation = 0
+        self.keyLength = keyLength
+        self.deadline = deadline
+        self.completion = completion
+    }
+
+    /// Answers the client (if still connected) or the completion; `key` is wiped when the last reference goes.
     func respond(status: UInt8, key: SecretBytes?, id: RequestID) {
+        if let completion {
+            completion(id, key, status)
+            return
+        }
         client?.sendKeyResponse(correlation: correlation, status: status, request: id, key: key, started: started)
     }
 }
@@ -42,7 +57,9 @@ extension RelayNode {
                 }
             } else {
                 counters.keysDeliveredAsDestination += 1
-                if !keys.insert(e.request, key: bytes, now: now) {
+                if let claim = relayClaim, claim(e.request, bytes) {
+                    // A relayed key of the key delivery service: held there for its slave SAE.
+                } else if !keys.insert(e.request, key: bytes, now: now) {
                     logger.warning(
                         "key store refused a delivered key (full, or its ID is held)",
                         metadata: ["request": "\(e.request)", "held": "\(keys.count)"])
@@ -67,6 +84,7 @@ extension RelayNode {
             }
         case .unitsConsumed:
             audit.consumed(link: e.link, request: e.request, units: e.units, now: now)
+            counters.unitsConsumedForKeys[e.link, default: 0] &+= UInt64(e.units.unitCount)
         case .unitsDiscarded:
             audit.discarded(link: e.link, count: e.count, now: now)
         case .requestAccepted, .inputRejected, .outboxOverflow:

@@ -76,6 +76,18 @@ public final class RelayNode: @unchecked Sendable {
     let payloadBuffer: UnsafeMutableRawBufferPointer
     /// Largest neighbour frame this box sends or accepts.
     let maximumFrameSize: Int
+    // MARK: management (SMP, issue 10)
+    lazy var management = ManagementServer(node: self)
+    /// Yields when the box should stop and `akrpd` start again (``restartRequested``).
+    public let restartSignal = AsyncStream<Void>.makeStream()
+    var restartFlag = false
+    /// Key delivery (ETSI 014): offered every key delivered here as a destination before the key store;
+    /// returns true when it keeps the key (see `RelayNode+KeyDelivery.swift`). Set and called on ``loop``.
+    var relayClaim: ((RequestID, UnsafeRawBufferPointer) -> Bool)?
+    /// Statistics groups kept by other parts of the box (``addStatisticsGroup(_:figures:)``), by name.
+    var extraStatistics: [String: () -> [(String, UInt64)]] = [:]
+    /// The engine has been started (``start()``): requests may be made.
+    var engineStarted = false
 
     /// Builds the box from its configuration: state directory (incarnation made durable), audit log,
     /// engine, key sources and pool positions. Binds nothing yet; call ``start()``.
@@ -175,10 +187,12 @@ public final class RelayNode: @unchecked Sendable {
         } catch {
             throw .listen(what: "the control socket", address: socketPath, reason: "\(error)")
         }
+        try await startManagement()
         let bound = peerListener?.localAddress?.description ?? peerAddress.description
         try? await loop.submit { [self] in
             let now = clock.now()
             engine.start(now: now, outbox: outbox)
+            engineStarted = true
             finishStep(now: now)
             for peer in peers.values where peer.dials { dial(peer) }
             pollSources()
@@ -226,6 +240,7 @@ public final class RelayNode: @unchecked Sendable {
             peer.dropQueues()
         }
         for handler in controlConnections.values { handler.close() }
+        management.stop()
         controlListener?.close(promise: nil)
         peerListener?.close(promise: nil)
         audit.flush(now: now)
@@ -387,4 +402,6 @@ struct NodeCounters {
     var positionSkips: UInt64 = 0
     var positionSkippedUnits: UInt64 = 0
     var stallSkips: UInt64 = 0
+    /// Units consumed for keys per link, as written to the audit log (management statistics).
+    var unitsConsumedForKeys: [LinkID: UInt64] = [:]
 }

@@ -84,6 +84,8 @@ extension Run {
             s.load = rate == nil ? x : 0
             s.boundBitsPerSecond = bound
             s.recordTrace = trace != nil
+            s.applicationRetry = appRetryMs.map { UInt64($0 * 1e6) }
+            s.applicationRetryLimit = appRetryLimit
             scenarios.append(s)
         }
         return scenarios

@@ -53,6 +53,12 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("bound-bps"), help: "Flow bound (bit/s) from tools/flow-bound.py; default: computed here.")
     var boundBps: Double?
     @Option(name: .customLong("rate"), help: "Absolute arrival rate, requests/s (overrides --load).") var rate: Double?
+    @Option(
+        name: .customLong("app-retry-ms"),
+        help: "Applications retry a failed request after this many ms until they hold a key (every protocol alike); adds app_latency_ms, from the first arrival.")
+    var appRetryMs: Double?
+    @Option(name: .customLong("app-retry-limit"), help: "With --app-retry-ms: most attempts per request.")
+    var appRetryLimit = 20
     @Option(name: .customLong("trace-key"), help: "Key trace file (dataset format) driving every link's timing.")
     var traceKey: String?
     @Option(help: "Write the results (JSON array) here.") var json: String?
@@ -72,6 +78,10 @@ struct Run: ParsableCommand {
         try check("--processing-us", processingUs, 0...1_000_000, "µs")
         if let r = rate { try check("--rate", r, 0.000001...10_000_000, "requests/s") }
         if let b = boundBps { try check("--bound-bps", b, 1...1e15, "bit/s") }
+        if let r = appRetryMs { try check("--app-retry-ms", r, 1...3_600_000, "ms") }
+        guard (1...1000).contains(appRetryLimit) else {
+            throw ValidationError("--app-retry-limit must be 1…1000 attempts, got \(appRetryLimit)")
+        }
         guard poolCapacity >= 2 && poolCapacity <= 1 << 20 else {
             throw ValidationError("--pool-capacity must be 2…1048576 units, got \(poolCapacity)")
         }
@@ -186,6 +196,16 @@ struct Run: ParsableCommand {
                         r.consumedPerDeliveredBit, r.latencyMean, r.latencyP99, r.wallSeconds))
         }
         if engineBytes > 0 { print("engine memory (all nodes, one run): \(engineBytes / 1024) KiB") }
+        if let retry = appRetryMs {
+            print("application-perceived latency (a failed request retried after \(retry) ms, at most \(appRetryLimit) attempts):")
+            print("routing    load protocol              attempts   app_mean_ms   app_p99_ms")
+            for r in results {
+                print(
+                    r.routing.padding(toLength: 10, withPad: " ", startingAt: 0) + " "
+                        + String(format: "%4.2f ", r.load) + r.protocolName.padding(toLength: 20, withPad: " ", startingAt: 0)
+                        + String(format: " %9d %13.1f %12.1f", r.attempts, r.applicationLatencyMean, r.applicationLatencyP99))
+            }
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 import AKRPConfig
+import AKRPKeyDelivery
 import AKRPNode
 import ArgumentParser
 import Logging
+import Prometheus
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -28,12 +30,30 @@ struct AKRPD: AsyncParsableCommand {
     var check = false
 
     func run() async throws {
-        let c: NodeConfiguration
+        var c: NodeConfiguration
         do {
             c = try NodeConfiguration.load(contentsOf: config)
         } catch {
             FileHandleStandardError.write("akrpd: \(error)\n")
             throw ExitCode(1)
+        }
+        // Management (issue 10): a configuration flashed over SMP runs instead of the file (docs/MANAGEMENT.md).
+        var boot = ConfigurationSlots.Boot.file
+        var slots: ConfigurationSlots?
+        if !check {
+            do {
+                let s = try ConfigurationSlots(stateDirectory: c.stateDirectory)
+                boot = try s.boot()
+                switch boot {
+                case .file: break
+                case .active(let slot), .trial(let slot):
+                    if let (flashed, _) = s.configuration(slot) { c = flashed }
+                }
+                slots = s
+            } catch {
+                FileHandleStandardError.write("akrpd: configuration slots: \(error)\n")
+                throw ExitCode(1)
+            }
         }
         if check {
             print("\(config): valid (node \(c.node.rawValue) '\(c.name)', \(c.neighbours.count) neighbours, \(c.topology.links.count) links)")
@@ -48,19 +68,34 @@ struct AKRPD: AsyncParsableCommand {
             ProcessHardening.apply(logger: logger)
         } catch {
             logger.critical("cannot start: \(error)")
+            if case .trial = boot { Restart.exec(logger: logger, reason: "the configuration on trial cannot start: rolling back") }
             throw ExitCode(1)
+        }
+        if let slots { node.setBoot(boot, slots: slots) }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: NodeService(node: node), successTerminationBehavior: .gracefullyShutdownGroup)
+        ]
+        // MARK: key delivery (ETSI GS QKD 014): listed after the node so that it stops first
+        if let delivery = c.keyDelivery {
+            services.append(
+                .init(
+                    service: KeyDeliveryService(
+                        node: node, settings: delivery, registry: PrometheusCollectorRegistry(), logger: logger),
+                    successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: NodeService(node: node), successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {
             try await group.run()
         } catch {
             logger.critical("stopped on error: \(error)")
+            if case .trial = boot { Restart.exec(logger: logger, reason: "the configuration on trial failed: rolling back") }
             throw ExitCode(1)
         }
+        if node.restartRequested { Restart.exec(logger: logger, reason: "restart requested") }
     }
 }
 
@@ -94,5 +129,28 @@ enum FileHandleStandardError {
     static func write(_ text: String) {
         var text = text
         text.withUTF8 { bytes in _ = Glibc.write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+    }
+}
+
+/// A graceful restart: the daemon executes itself again with the same arguments (the start decides which
+/// configuration slot runs). Descriptors other than the standard ones are closed on exec.
+enum Restart {
+    static func exec(logger: Logger, reason: String) -> Never {
+        logger.notice("executing akrpd again", metadata: ["reason": "\(reason)"])
+        if let dir = opendir("/proc/self/fd") {
+            var fds: [Int32] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if let fd = Int32(name), fd > 2 { fds.append(fd) }
+            }
+            closedir(dir)
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        }
+        let arguments = CommandLine.arguments
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
+        argv.append(nil)
+        execv("/proc/self/exe", &argv)
+        logger.critical("cannot execute akrpd again", metadata: ["errno": "\(errno)"])
+        exit(1)
     }
 }

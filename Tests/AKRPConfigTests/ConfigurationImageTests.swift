@@ -115,7 +115,9 @@ import Testing
         var noTopology = c
         noTopology.topology = TopologyDescription(nodes: [], links: [])
         noTopology.neighbours = []
-        let prefix = Self.body(of: noTopology).count - 12  // three zero counts at the end
+        // Three zero counts, then the key delivery trailer (no [key-delivery]: one 0 byte; no SAE: a zero count).
+        let keyDeliveryTrailer = 1 + 4
+        let prefix = Self.body(of: noTopology).count - 12 - keyDeliveryTrailer
         #expect(Array(body[prefix..<(prefix + 4)]) == [3, 0, 0, 0])
         var many = body
         many.replaceSubrange(prefix..<(prefix + 4), with: [0xFF, 0xFF, 0x00, 0x00])
@@ -156,7 +158,8 @@ import Testing
             try ConfigurationImage.decode(ConfigurationImage.encode(missing))
         }
         var unknownSource = Self.body(of: c)
-        let kind = unknownSource.count - (1 + 4 + 12)  // usb kind byte, serial length, "EMU00020003A"
+        // usb kind byte, serial length, "EMU00020003A", then the key delivery trailer (1 + 4 bytes).
+        let kind = unknownSource.count - (1 + 4 + 12) - (1 + 4)
         #expect(unknownSource[kind] == 2)
         unknownSource[kind] = 9
         #expect(throws: ConfigurationImageError.malformedBody(

@@ -150,7 +150,7 @@ struct BoundaryCase: CustomTestStringConvertible, Sendable {
         for c in [Fixtures.fullExampleValue, Fixtures.unusual] {
             let text = ConfigurationJSON.render(c)
             let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-            #expect(object.keys.count == 12)
+            #expect(object.keys.count == 14)  // 12, and keyDelivery and saes (key delivery)
             let engine = try #require(object["engine"] as? [String: Any])
             #expect(engine.keys.count == 30)
             #expect(engine["unitSize"] as? Int == c.engine.unitSize)

@@ -45,9 +45,10 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
         ("node a\nnode b\nlink a b delay=1\n", 3, "rate"),
         ("node a\nnode b\nlink a b rate=1000 delay=-2\n", 3, "delay"),
         ("node a\nnode a\n", 2, "node"),
-        ("node a\nnode b\nlink a b rate=1 delay=1 colour=red\n", 3, "colour"),
+        ("node a\nnode b\nlink a b rate=1 delay=1 colour=red\n", 3, "link"),
         ("# x\nnode a\nnode b\nlink a b rate=1 delay=1\nlink b a rate=1 delay=1\n", 5, "link"),
-        ("node a\nnode b\nwire a b\n", 3, "wire"),
+        ("node a\nnode b\nwire a b\n", 3, "keyword"),
+        ("node a\nnode b\nlink a b rate=1 delay=1 fast\n", 3, "link"),
         // Values that would overflow nanoseconds or units are refused, not trapped on.
         ("node a\nnode b\nlink a b rate=1e300 delay=1\n", 3, "rate"),
         ("node a\nnode b\nlink a b rate=1000 delay=1e300\n", 3, "delay"),
@@ -66,6 +67,8 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
             #expect(l == line)
             #expect(f == field)
             #expect("\(error)".contains("line \(line)"))
+            // The user's own words appear as values, never as the name of a field.
+            for word in ["wire", "colour", "fast"] { #expect(!"\(error)".contains(", field '\(word)':"), "\(error)") }
         }
     }
 
@@ -192,6 +195,28 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
             // Relays of one block of key leave together: fewer frames than messages.
             #expect(r.frames < r.messages)
         }
+    }
+
+    /// Applications that retry a failed request: every protocol gets the same rule; the application's
+    /// latency runs from the first arrival and is never below the relay latency of the attempt that worked.
+    @Test(arguments: [ProtocolKind.akrp, .hopByHop, .rsvp])
+    func applicationRetries(kind: ProtocolKind) throws {
+        var s = nsfnetScenario(load: 1.4, seconds: 10)
+        let plain = try ProtocolRunner.run(kind, routing: .keyAware, scenario: s, workload: "poisson").result
+        #expect(plain.attempts == plain.offeredRequests)
+        #expect(plain.applicationRetryMs == nil)
+        s.applicationRetry = 100_000_000
+        s.applicationRetryLimit = 50
+        let retried = try ProtocolRunner.run(kind, routing: .keyAware, scenario: s, workload: "poisson").result
+        #expect(retried.applicationRetryMs == 100)
+        #expect(retried.offeredRequests == plain.offeredRequests)
+        // At load 1.4 some attempts fail: the applications ask again.
+        #expect(retried.attempts > retried.offeredRequests)
+        #expect(retried.applicationLatencyMean >= retried.latencyMean)
+        #expect(retried.applicationLatencyP99 >= retried.latencyP99 - 1e-9)
+        #expect(retried.deliveredRequests + retried.failedRequests + retried.droppedRequests + retried.unfinishedRequests
+            == retried.offeredRequests)
+        if kind.isEngine { #expect(retried.keyWastedBits == 0) }
     }
 
     @Test func hopByHopDropsAndWastesUnderOverload() throws {

@@ -11,6 +11,7 @@ struct AKRPCtl: ParsableCommand {
             DevicesCommand.self, DeviceCommand.self,
             ConfigCommand.self,
             KeyCommand.self, StatsCommand.self, DumpCommand.self, LoadCommand.self,
+            EchoCommand.self, ResetCommand.self,
         ]
     )
 

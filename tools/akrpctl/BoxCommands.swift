@@ -1,6 +1,7 @@
 import AKRPConfig
 import AKRPEngine
 import AKRPKeySource
+import AKRPManagement
 import AKRPWire
 import ArgumentParser
 import Foundation
@@ -131,14 +132,36 @@ extension String {
 /// `akrpctl stats`: key statistics per link and for the box.
 struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "stats", abstract: "Key statistics of the box: per link and totals.")
+        commandName: "stats", abstract: "Key statistics of the box: per link and totals.",
+        discussion: """
+            Without GROUP and SMP options: the control socket's per-link table. With GROUP (box, engine, smp, \
+            link-N, peer-N, device-N), --watch, or an SMP option (--port, --udp, --smp-socket): the named \
+            statistics groups of the management interface (all of them when GROUP is omitted).
+            """)
 
     @OptionGroup var box: BoxConnectionOptions
+    @OptionGroup var smp: SMPConnectionOptions
+
+    @Argument(help: "A statistics group of the management interface.")
+    var group: String?
+
+    @Flag(name: .long, help: "Redraw every second until interrupted (SMP statistics).")
+    var watch = false
 
     @Flag(name: .long, help: "Print JSON instead of a table.")
     var json = false
 
     func run() throws {
+        if smp.named || group != nil || watch {
+            let client = try SMPClient(smp)
+            repeat {
+                let text = SMPStatistics.render(try SMPStatistics.read(client, groups: group.map { [$0] }), json: json)
+                if watch && !json { print("\u{1B}[H\u{1B}[2J", terminator: "") }
+                print(text, terminator: json ? "\n" : "")
+                if watch { Thread.sleep(forTimeInterval: 1) }
+            } while watch
+            return
+        }
         let client = try ControlClient(box)
         var pages: [ControlMessage] = []
         var page: UInt16 = 0
@@ -186,11 +209,40 @@ struct DumpCommand: ParsableCommand {
         abstract: "Dump the box's state: links, pools, high-water marks, peers, key sources, engine counters, key store.")
 
     @OptionGroup var box: BoxConnectionOptions
+    @OptionGroup var smp: SMPConnectionOptions
 
     @Flag(name: .long, help: "Print the JSON document instead of a summary.")
     var json = false
 
     func run() throws {
+        var bytes: [UInt8] = []
+        if smp.named {
+            // The management interface's dump (AKRP group 64): also pool unit states, reservations, open requests.
+            let client = try SMPClient(smp)
+            var total = 1
+            while bytes.count < total {
+                let a = try client.request(group: SMPGroup.akrp, command: 0, write: false, [("off", .unsigned(UInt64(bytes.count)))])
+                guard let t = a["len"]?.unsignedValue, let data = a["data"]?.bytesValue, a["off"]?.unsignedValue == UInt64(bytes.count) else {
+                    throw SMPClientError("the box sent a malformed dump chunk")
+                }
+                total = Int(t)
+                bytes += data
+                if data.isEmpty { break }
+            }
+        } else {
+            bytes = try controlDump()
+        }
+        if json {
+            print(String(decoding: bytes, as: UTF8.self))
+            return
+        }
+        guard let doc = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            throw DeviceCommandFailure("the box's dump is not JSON")
+        }
+        print(DumpSummary.render(doc))
+    }
+
+    func controlDump() throws -> [UInt8] {
         let client = try ControlClient(box)
         var bytes: [UInt8] = []
         var offset: UInt32 = 0
@@ -205,14 +257,7 @@ struct DumpCommand: ParsableCommand {
             offset += UInt32(data.count)
             if data.isEmpty { break }
         }
-        if json {
-            print(String(decoding: bytes, as: UTF8.self))
-            return
-        }
-        guard let doc = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-            throw DeviceCommandFailure("the box's dump is not JSON")
-        }
-        print(DumpSummary.render(doc))
+        return bytes
     }
 }
 

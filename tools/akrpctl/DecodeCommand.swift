@@ -10,16 +10,20 @@ struct DecodeCommand: ParsableCommand {
         abstract: "Decode captured AKRP wire frames (neighbour or control) into text or JSON.",
         discussion: """
             Input is one frame or several concatenated frames, as hex (--hex, spaces and newlines \
-            allowed) or as a binary file. Neighbour frames are decoded without checking their tag \
-            (that needs the link's key); the tag is shown. On malformed input, prints one line on \
-            standard error and exits with status 1.
+            allowed) or as a binary file (FILE, or standard input when FILE is '-' or omitted). Neighbour \
+            frames are decoded without checking their tag (that needs the link's key); the tag is shown. \
+            Key bytes in key responses are redacted unless --show-key is given. On malformed or empty \
+            input, prints one line on standard error and exits with status 1.
             """)
 
     @Option(name: .long, help: "The frame bytes in hex, e.g. \"41 4b 01 …\".")
     var hex: String?
 
-    @Argument(help: "A file holding the raw frame bytes.")
+    @Argument(help: "A file holding the raw frame bytes ('-' or omitted: standard input).")
     var file: String?
+
+    @Flag(name: .long, help: "Print the key bytes of key responses (redacted by default).")
+    var showKey = false
 
     @Flag(name: .long, help: "Print one JSON object per frame instead of text.")
     var json = false
@@ -28,15 +32,15 @@ struct DecodeCommand: ParsableCommand {
     var maximumFrameSize = WireFormat.defaultMaximumFrameSize
 
     func validate() throws {
-        guard (hex == nil) != (file == nil) else {
-            throw ValidationError("give exactly one of --hex HEX or FILE")
+        guard hex == nil || file == nil else {
+            throw ValidationError("give one of --hex HEX or FILE, not both")
         }
     }
 
     func run() throws {
         do throws(DecodeFailure) {
             let input = try readInput()
-            let frames = try FrameDecoding.decodeAll(input, maximumFrameSize: maximumFrameSize)
+            let frames = try FrameDecoding.decodeAll(input, maximumFrameSize: maximumFrameSize, showKey: showKey)
             for frame in frames {
                 print(json ? frame.json() : frame.text())
             }
@@ -50,9 +54,17 @@ struct DecodeCommand: ParsableCommand {
         if let hex {
             return try HexText.parse(hex)
         }
-        let path = file ?? ""
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DecodeFailure("cannot read file '\(path)'")
+        let path = file ?? "-"
+        let data: Data
+        if path == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+            guard !data.isEmpty else { throw DecodeFailure("no bytes given (standard input is empty)") }
+        } else {
+            guard let d = FileManager.default.contents(atPath: path) else {
+                throw DecodeFailure("cannot read file '\(path)'")
+            }
+            guard !d.isEmpty else { throw DecodeFailure("no bytes given ('\(path)' is empty)") }
+            data = d
         }
         return [UInt8](data)
     }

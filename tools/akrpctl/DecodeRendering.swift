@@ -75,7 +75,7 @@ struct DecodedFrame {
 
 enum FrameDecoding {
     /// Decodes every frame of `input` (one or more, back to back).
-    static func decodeAll(_ input: [UInt8], maximumFrameSize: Int) throws(DecodeFailure) -> [DecodedFrame] {
+    static func decodeAll(_ input: [UInt8], maximumFrameSize: Int, showKey: Bool = false) throws(DecodeFailure) -> [DecodedFrame] {
         var frames: [DecodedFrame] = []
         var offset = 0
         while offset < input.count {
@@ -93,7 +93,7 @@ enum FrameDecoding {
             }
             let frame = Array(rest[0..<header.frameLength])
             do throws(WireError) {
-                frames.append(try decode(frame, header: header))
+                frames.append(try decode(frame, header: header, showKey: showKey))
             } catch {
                 throw DecodeFailure("frame \(frames.count + 1) at byte \(offset): \(error)")
             }
@@ -102,7 +102,8 @@ enum FrameDecoding {
         return frames
     }
 
-    static func decode(_ frame: [UInt8], header: FrameHeader) throws(WireError) -> DecodedFrame {
+    /// One frame's fields; the key bytes of a key response only with `showKey`.
+    static func decode(_ frame: [UInt8], header: FrameHeader, showKey: Bool = false) throws(WireError) -> DecodedFrame {
         var fields: [(String, FieldValue)] = [
             ("length", .number(UInt64(frame.count))),
             ("version", .number(UInt64(WireFormat.version))),
@@ -222,7 +223,11 @@ enum FrameDecoding {
             }
             if ControlCodec.carriesData(m.kind) {
                 fields.append(("dataLength", .number(UInt64(m.dataLength))))
-                fields.append(("data", .text(HexText.string(frame[decoded.dataRange]))))
+                if m.kind == .keyResponse && !showKey && !decoded.dataRange.isEmpty {
+                    fields.append(("data", .text("redacted (\(decoded.dataRange.count) bytes of key; --show-key prints them)")))
+                } else {
+                    fields.append(("data", .text(HexText.string(frame[decoded.dataRange]))))
+                }
             }
         }
         return DecodedFrame(fields: fields)

@@ -13,8 +13,35 @@ struct DeviceCommand: ParsableCommand {
 }
 
 struct DeviceSerialOption: ParsableArguments {
-    @Option(name: .long, help: "The device's serial number (see `akrpctl devices`).")
+    @Option(name: .long, help: "The device's serial number (see `akrpctl devices`; letter case does not matter).")
     var serial: String
+
+    /// The attached device's serial as it spells it: an exact match, else the one match ignoring case;
+    /// otherwise an error that lists the closest serials.
+    func resolved() throws -> String {
+        let attached = (try? DeviceDiscovery.attachedDevices().map(\.serial)) ?? []
+        if attached.contains(serial) { return serial }
+        let folded = attached.filter { $0.lowercased() == serial.lowercased() }
+        if folded.count == 1 { return folded[0] }
+        let close = attached.filter { DeviceSerialOption.distance(Array($0.lowercased().utf8), Array(serial.lowercased().utf8)) <= 2 }
+        let hint = close.isEmpty
+            ? (attached.isEmpty ? " (no QKD device is attached)" : " (attached: \(attached.joined(separator: ", ")))")
+            : " (did you mean \(close.joined(separator: " or "))?)"
+        throw DeviceCommandFailure("no attached QKD device has serial \(serial)" + hint)
+    }
+
+    static func distance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + [Int](repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
 }
 
 /// `akrpctl device info --serial S [--json]`.
@@ -30,8 +57,9 @@ struct DeviceInfoCommand: ParsableCommand {
         let context: USBContext
         do { context = try USBContext(hotplug: false) } catch { throw DeviceCommandFailure("\(error)") }
         defer { context.shutdown() }
+        let serial = try device.resolved()
         do {
-            let opened = try QKDDevice.open(serial: device.serial, in: context)
+            let opened = try QKDDevice.open(serial: serial, in: context)
             let info = try opened.info()
             let status = try opened.status()
             let slots = try opened.configurationSlots()
@@ -91,6 +119,12 @@ struct DeviceFlashCommand: ParsableCommand {
     @Argument(help: "The link configuration file.")
     var file: String
 
+    @Flag(name: .long, help: "Validate and show what would change; write nothing.")
+    var dryRun = false
+
+    @Flag(name: .long, help: "Allow a change of the device's link or local node (its identity in the network).")
+    var force = false
+
     func run() throws {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
             throw DeviceCommandFailure("\(file): cannot read the file (missing, unreadable or not UTF-8)")
@@ -104,13 +138,29 @@ struct DeviceFlashCommand: ParsableCommand {
         let context: USBContext
         do { context = try USBContext(hotplug: false) } catch { throw DeviceCommandFailure("\(error)") }
         defer { context.shutdown() }
+        let serial = try device.resolved()
         do {
-            let opened = try QKDDevice.open(serial: device.serial, in: context)
+            let opened = try QKDDevice.open(serial: serial, in: context)
+            let current = try opened.readConfiguration()
+            let identityChange = current.link != configuration.link || current.localNode != configuration.localNode
+            let change = "link \(linkText(current.link)) -> \(linkText(configuration.link)), local node "
+                + "\(current.localNode.rawValue) -> \(configuration.localNode.rawValue)"
+            if dryRun {
+                print("dry run: \(opened.serial): \(file) is valid; \(identityChange ? "identity change: " + change : "same link and local node (\(linkText(current.link)), node \(current.localNode.rawValue))"); nothing written")
+                return
+            }
+            if identityChange && !force {
+                throw DeviceCommandFailure(
+                    "\(opened.serial): \(file) changes the device's identity (\(change)); the relay box will key another link. "
+                        + "Check with --dry-run, then repeat with --force")
+            }
             let report = try opened.flash(configuration)
             print(
                 "flashed \(opened.serial): link \(linkText(configuration.link)), local node \(configuration.localNode.rawValue); "
                     + "generation \(report.previousGeneration) -> \(report.generation), \(report.bytesWritten) bytes in "
                     + "\(report.chunks) chunks, CRC-32C 0x\(String(report.crc, radix: 16)); read back and verified")
+        } catch let failure as DeviceCommandFailure {
+            throw failure
         } catch DeviceError.unplugged(let serial) {
             throw DeviceCommandFailure(
                 "flash interrupted: device \(serial) went away; its previous configuration stays in force (nothing was committed)")

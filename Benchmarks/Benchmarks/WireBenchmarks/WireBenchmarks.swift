@@ -1,4 +1,6 @@
-// Wire codec benchmarks: encode + MAC + decode + verify of a typical RESERVE frame.
+// Wire codec benchmarks: encode + MAC + decode + verify of a typical RESERVE frame, with the stand-alone
+// shared-hash-key sealer (docs/WIRE.md §4) and with the pool-keyed recycled-key MAC the relay boxes use
+// (§4.6).
 // Run from Benchmarks/: `swift package benchmark --target WireBenchmarks` (see README.md here).
 import AKRPEngine
 import AKRPWire
@@ -70,6 +72,58 @@ let benchmarks: @Sendable () -> Void = {
                 let decoded = try verifier.open(
                     UnsafeRawBufferPointer(start: frame.baseAddress, count: length), payloadInto: nil,
                     keys: &receiveKeys)
+                checksum &+= decoded.message.sequence &+ UInt64(decoded.message.units.runCount)
+            } catch {
+                fatalError("benchmark frame refused: \(error)")
+            }
+        }
+        benchmark.stopMeasurement()
+        blackHole(checksum)
+    }
+
+    Benchmark(
+        "RESERVE-pool-keyed-seal-verify",
+        configuration: .init(
+            metrics: [.mallocCountTotal, .throughput, .wallClock],
+            scalingFactor: .kilo,
+            maxDuration: .seconds(5),
+            maxIterations: 1_000,
+            // Committed threshold: not one heap allocation per measured iteration (1,000 frames).
+            thresholds: [.mallocCountTotal: .init(absolute: [.p0: 0, .p50: 0, .p90: 0, .p99: 0, .p100: 0])]
+        )
+    ) { benchmark in
+        // The tag arithmetic of pool-keyed frames (Poly1305 with s = 0, the GF(2^64) pair, an 8-byte pad):
+        // a fixed hash key as between two relay boxes, a fresh pad per frame from a counter.
+        let message = typicalReserve()
+        let frameLength = MessageCodec.frameLength(of: message)
+        let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: frameLength, alignment: 8)
+        let hashKey = UnsafeMutableRawBufferPointer.allocate(byteCount: PoolKeyedFrames.hashKeyBytes, alignment: 8)
+        let pad = UnsafeMutableRawBufferPointer.allocate(byteCount: PoolKeyedFrames.padBytes, alignment: 8)
+        defer {
+            frame.deallocate()
+            hashKey.deallocate()
+            pad.deallocate()
+        }
+        var keys = CounterKeySupply()
+        try! keys.draw(into: hashKey)
+        let noPayload = UnsafeRawBufferPointer(start: nil, count: 0)
+        var outgoing = message
+        var sequence: UInt64 = 4 * 10_000
+        var checksum: UInt64 = 0
+
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            sequence &+= 1
+            outgoing.sequence = sequence
+            do throws(WireError) {
+                try keys.draw(into: pad)
+                let length = try PoolKeyedFrames.seal(
+                    outgoing, payload: noPayload, hashKey: UnsafeRawBufferPointer(hashKey), hashKeyIndex: 9_999,
+                    pad: UnsafeRawBufferPointer(pad), into: frame)
+                let bytes = UnsafeRawBufferPointer(start: frame.baseAddress, count: length)
+                let header = try PoolKeyedFrames.header(of: bytes)
+                let decoded = try PoolKeyedFrames.open(
+                    bytes, header: header, hashKey: UnsafeRawBufferPointer(hashKey), pad: UnsafeRawBufferPointer(pad))
                 checksum &+= decoded.message.sequence &+ UInt64(decoded.message.units.runCount)
             } catch {
                 fatalError("benchmark frame refused: \(error)")

@@ -25,6 +25,8 @@ public final class BaselineNetworkRun: NetworkRun {
         case keyBlock(link: Int, units: Int)
         case request(Int)
         case retry(Int)
+        /// The application asks again for request `k` after a failure (`Scenario.applicationRetry`).
+        case applicationRetry(Int)
         case sample
     }
 
@@ -129,19 +131,13 @@ public final class BaselineNetworkRun: NetworkRun {
             if b.time <= end { queue.push(max(b.time, now), .keyBlock(link: l, units: b.units)) }
         case .request(let k):
             if k + 1 < scenario.arrivals.count { queue.push(scenario.arrivals[k + 1].time, .request(k + 1)) }
-            guard choosePath(k) else {
-                outcomes.outcome[k] = .failed
-                return
-            }
-            if kind == .hopByHop {
-                enqueue(k, hop: 0)
-            } else {
-                attempts[k] = 1
-                lock(k, hop: 0)
-            }
+            start(k)
+        case .applicationRetry(let k):
+            outcomes.attemptStart[k] = now
+            start(k)
         case .retry(let k):
             guard choosePath(k) else {
-                outcomes.outcome[k] = .failed
+                ended(k, .failed)
                 return
             }
             lock(k, hop: 0)
@@ -152,6 +148,25 @@ public final class BaselineNetworkRun: NetworkRun {
             lastSample = now
             queue.push(now + sampleInterval, .sample)
         }
+    }
+
+    /// Starts an attempt of request `k`: its path, then the first relay (hop-by-hop) or lock (rsvp).
+    private func start(_ k: Int) {
+        guard choosePath(k) else {
+            ended(k, .failed)
+            return
+        }
+        if kind == .hopByHop {
+            enqueue(k, hop: 0)
+        } else {
+            attempts[k] = 1
+            lock(k, hop: 0)
+        }
+    }
+
+    /// Attempt `k` ended without a key (`outcome`: failed or dropped): the application retries (when on).
+    private func ended(_ k: Int, _ outcome: RequestOutcome) {
+        if !retryApplication(k, schedule: { queue.push($0, .applicationRetry(k)) }) { outcomes.outcome[k] = outcome }
     }
 
     private func choosePath(_ k: Int) -> Bool {
@@ -204,7 +219,7 @@ public final class BaselineNetworkRun: NetworkRun {
         let l = pathLinks[k][h]
         let length = fifo[l].count - fifoHead[l]
         guard length < scenario.fifoBound else {
-            outcomes.outcome[k] = .dropped
+            ended(k, .dropped)
             return
         }
         fifo[l].append((k, h))
@@ -247,7 +262,7 @@ public final class BaselineNetworkRun: NetworkRun {
 
     private func backoff(_ k: Int) {
         guard attempts[k] < scenario.rsvpAttempts else {
-            outcomes.outcome[k] = .failed
+            ended(k, .failed)
             return
         }
         let wait = Double(scenario.rsvpBackoff) * Double(1 << (attempts[k] - 1)) * (0.5 + rng.unit())

@@ -10,6 +10,8 @@ public final class EngineNetworkRun: NetworkRun {
         case process(Int)
         case keyBlock(link: Int, units: Int)
         case request(Int)
+        /// The application asks again for request `k` after a failure (`Scenario.applicationRetry`).
+        case retry(Int)
         case tick(Int)
         case sample
     }
@@ -181,18 +183,10 @@ public final class EngineNetworkRun: NetworkRun {
             if b.time <= end { queue.push(max(b.time, now), .keyBlock(link: l, units: b.units)) }
         case .request(let k):
             if k + 1 < scenario.arrivals.count { queue.push(scenario.arrivals[k + 1].time, .request(k + 1)) }
-            let a = scenario.arrivals[k]
-            let i = Int(a.source)
-            outbox.clear()
-            do throws(RequestError) {
-                let id = try engines[i].request(
-                    destination: scenario.network.id(Int(a.destination)), units: scenario.units(bits: a.bits), now: now,
-                    outbox: outbox)
-                ids[id] = Int32(k)
-            } catch {
-                outcomes.outcome[k] = .failed
-            }
-            flush(i)
+            submit(k)
+        case .retry(let k):
+            outcomes.attemptStart[k] = now
+            submit(k)
         case .tick(let i):
             guard scheduledTick[i] == now else { return }
             scheduledTick[i] = .max
@@ -213,6 +207,27 @@ public final class EngineNetworkRun: NetworkRun {
             lastSample = now
             queue.push(now + sampleInterval, .sample)
         }
+    }
+
+    /// Request `k` (a new attempt) at its source engine.
+    private func submit(_ k: Int) {
+        let a = scenario.arrivals[k]
+        let i = Int(a.source)
+        outbox.clear()
+        do throws(RequestError) {
+            let id = try engines[i].request(
+                destination: scenario.network.id(Int(a.destination)), units: scenario.units(bits: a.bits), now: now,
+                outbox: outbox)
+            ids[id] = Int32(k)
+        } catch {
+            failed(k)
+        }
+        flush(i)
+    }
+
+    /// Attempt `k` failed: the application retries (when on), or the request has failed.
+    private func failed(_ k: Int) {
+        if !retryApplication(k, schedule: { queue.push($0, .retry(k)) }) { outcomes.outcome[k] = .failed }
     }
 
     /// A device hands over key it holds as soon as the pool has room again (not only at its next block).
@@ -292,7 +307,7 @@ public final class EngineNetworkRun: NetworkRun {
             }
         case .requestFailed:
             guard let k = ids[e.request].map(Int.init) else { return }
-            if outcomes.outcome[k] == .pending { outcomes.outcome[k] = .failed }
+            if outcomes.outcome[k] == .pending { failed(k) }
         case .unitsConsumed:
             guard node == e.link.low, let k = ids[e.request].map(Int.init) else { return }
             outcomes.consumed[k] += Int32(e.units.unitCount)

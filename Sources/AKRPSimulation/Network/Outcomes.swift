@@ -35,8 +35,17 @@ final class Outcomes {
     var ranges: [[(link: Int32, start: UInt64, count: UInt32)]]
     var sourceDigest: [UInt64]
     var destinationDigest: [UInt64]
+    /// Attempts made for the request (1 without application retries).
+    var attempts: [UInt16]
+    /// When the current (last) attempt started, for attempts after the first (the first starts at arrival).
+    var attemptStart: [Nanoseconds]
+    /// Units consumed by earlier attempts that failed (wasted whatever the last attempt does).
+    var abandoned: [Int32]
 
     init(count: Int, detailed: Bool) {
+        attempts = Array(repeating: 1, count: count)
+        attemptStart = Array(repeating: 0, count: count)
+        abandoned = Array(repeating: 0, count: count)
         outcome = Array(repeating: .pending, count: count)
         sourceTime = Array(repeating: 0, count: count)
         destinationTime = Array(repeating: 0, count: count)
@@ -94,6 +103,27 @@ struct FrameGrouping {
         let k = 2 * link + (fromLow ? 0 : 1)
         guard lastFrame[k] != now else { return false }
         lastFrame[k] = now
+        return true
+    }
+}
+
+extension NetworkRun {
+    /// Request `k`'s attempt failed now: with application retries on and attempts left (and time before the
+    /// end of arrivals plus drain), schedules the next attempt via `schedule` after the backoff and returns
+    /// true (the request stays pending); otherwise false.
+    func retryApplication(_ k: Int, schedule: (Nanoseconds) -> Void) -> Bool {
+        guard let backoff = scenario.applicationRetry, Int(outcomes.attempts[k]) < scenario.applicationRetryLimit else {
+            return false
+        }
+        let at = now &+ backoff
+        guard at < end else { return false }
+        outcomes.attempts[k] += 1
+        outcomes.outcome[k] = .pending
+        outcomes.abandoned[k] += outcomes.consumed[k]
+        outcomes.consumed[k] = 0
+        outcomes.sourceTime[k] = 0
+        outcomes.destinationTime[k] = 0
+        schedule(at)
         return true
     }
 }

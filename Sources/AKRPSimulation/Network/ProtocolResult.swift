@@ -57,6 +57,19 @@ public struct ProtocolResult: Sendable {
     public var latencyP99 = 0.0
     /// Largest latency, ms.
     public var latencyMax = 0.0
+    /// With application retries (`Scenario.applicationRetry`): their backoff, ms, and the latency the
+    /// application sees — from its first arrival to the key, failed attempts and backoffs included (ms).
+    public var applicationRetryMs: Double?
+    /// Mean application-perceived latency, ms (with retries on).
+    public var applicationLatencyMean = 0.0
+    /// Median application-perceived latency, ms.
+    public var applicationLatencyP50 = 0.0
+    /// 99th percentile application-perceived latency, ms.
+    public var applicationLatencyP99 = 0.0
+    /// Largest application-perceived latency, ms.
+    public var applicationLatencyMax = 0.0
+    /// Attempts made for all requests (= offered requests without application retries).
+    public var attempts = 0
     /// Latency quantiles 0 %, 1 %, …, 100 % in ms (for CDF plots); empty when nothing was delivered.
     public var latencyQuantiles: [Double] = []
     /// Delivered requests / offered requests.
@@ -109,6 +122,7 @@ public struct ProtocolResult: Sendable {
         seed = s.seed
         durationSeconds = Double(s.duration) / 1e9
         var latencies: [Double] = []
+        var applicationLatencies: [Double] = []
         var windowBits = 0
         var consumedUnits = 0
         var wastedUnits = 0
@@ -121,14 +135,19 @@ public struct ProtocolResult: Sendable {
             offeredBits += bits
             let pair = Int(a.source) * n + Int(a.destination)
             pairOffered[pair, default: 0] += 1
-            consumedUnits += Int(o.consumed[i])
+            consumedUnits += Int(o.consumed[i]) + Int(o.abandoned[i])
+            wastedUnits += Int(o.abandoned[i])
+            attempts += Int(o.attempts[i])
             switch o.outcome[i] {
             case .delivered:
                 deliveredRequests += 1
                 deliveredBits += bits
                 pairDelivered[pair, default: 0] += 1
                 let done = max(o.sourceTime[i], o.destinationTime[i])
-                latencies.append(Double(done - a.time) / 1e6)
+                // Relay latency of the attempt that delivered; the application waited from the arrival.
+                let start = o.attempts[i] > 1 ? o.attemptStart[i] : a.time
+                latencies.append(Double(done - start) / 1e6)
+                applicationLatencies.append(Double(done - a.time) / 1e6)
                 if done >= s.warmup && done <= s.duration { windowBits += bits }
             case .failed:
                 failedRequests += 1
@@ -161,6 +180,14 @@ public struct ProtocolResult: Sendable {
             latencyP99 = Self.quantile(latencies, 0.99)
             latencyMax = latencies.last!
             latencyQuantiles = (0...100).map { Self.quantile(latencies, Double($0) / 100) }
+        }
+        applicationLatencies.sort()
+        if s.applicationRetry != nil, !applicationLatencies.isEmpty {
+            applicationRetryMs = Double(s.applicationRetry ?? 0) / 1e6
+            applicationLatencyMean = applicationLatencies.reduce(0, +) / Double(applicationLatencies.count)
+            applicationLatencyP50 = Self.quantile(applicationLatencies, 0.5)
+            applicationLatencyP99 = Self.quantile(applicationLatencies, 0.99)
+            applicationLatencyMax = applicationLatencies.last!
         }
         var sum = 0.0
         var squares = 0.0
@@ -232,6 +259,14 @@ public struct ProtocolResult: Sendable {
             "{\"mean\":\(jsonNumber(latencyMean)),\"p50\":\(jsonNumber(latencyP50)),\"p99\":\(jsonNumber(latencyP99)),\"max\":\(jsonNumber(latencyMax))}"
         )
         w.addRaw("latency_quantiles_ms", "[" + latencyQuantiles.map(jsonNumber).joined(separator: ",") + "]")
+        w.add("attempts", attempts)
+        if let retry = applicationRetryMs {
+            w.add("application_retry_ms", retry)
+            w.addRaw(
+                "app_latency_ms",
+                "{\"mean\":\(jsonNumber(applicationLatencyMean)),\"p50\":\(jsonNumber(applicationLatencyP50)),\"p99\":\(jsonNumber(applicationLatencyP99)),\"max\":\(jsonNumber(applicationLatencyMax))}"
+            )
+        }
         w.add("success_ratio", successRatio)
         w.add("jain_fairness", jainFairness)
         w.add("peak_pool_units", peakPoolUnits)

@@ -78,6 +78,12 @@ public struct Scenario: Sendable {
     public var rsvpAttempts = 5
     /// Baselines: rsvp's first backoff (doubling per attempt).
     public var rsvpBackoff: Nanoseconds = 50_000_000
+    /// Application retries: an application whose request failed (or was dropped) asks again after this
+    /// backoff, until it holds a key or ``applicationRetryLimit`` attempts were made; nil: no retries.
+    /// The same rule for every protocol; `app_latency_ms` then measures from the first arrival.
+    public var applicationRetry: Nanoseconds? = nil
+    /// Most attempts of one application request (the first included) when retries are on.
+    public var applicationRetryLimit = 20
 
     /// A scenario with the default settings above.
     public init(network: SimNetwork, arrivals: [Arrival], duration: Nanoseconds, seed: UInt64) {

@@ -62,7 +62,9 @@ public struct TopologyFile: Sendable {
                 var given = Set<String>()
                 for w in words.dropFirst(3) {
                     let kv = w.split(separator: "=", maxSplits: 1).map(String.init)
-                    guard kv.count == 2 else { throw .file(line: lineNumber, field: w, reason: "expected key=value") }
+                    guard kv.count == 2 else {
+                        throw .file(line: lineNumber, field: "link", reason: "'\(w)' is not FIELD=VALUE (rate=…, delay=…)")
+                    }
                     guard given.insert(kv[0]).inserted else {
                         throw .file(line: lineNumber, field: kv[0], reason: "given twice on this link line")
                     }
@@ -103,7 +105,9 @@ public struct TopologyFile: Sendable {
                     case "trace":
                         traces[links.count] = kv[1]
                     default:
-                        throw .file(line: lineNumber, field: kv[0], reason: "unknown field (rate, delay, capacity, period, jitter, trace)")
+                        throw .file(
+                            line: lineNumber, field: "link",
+                            reason: "unknown field '\(kv[0])' (rate, delay, capacity, period, jitter, trace)")
                     }
                 }
                 guard let r = rate else { throw .file(line: lineNumber, field: "rate", reason: "missing (bit/s)") }
@@ -116,7 +120,7 @@ public struct TopologyFile: Sendable {
                 links.append(
                     SimLink(a: a, b: b, rate: r, delay: Nanoseconds(d * 1e6), capacity: capacity, delivery: delivery))
             default:
-                throw .file(line: lineNumber, field: keyword, reason: "unknown keyword (node, link)")
+                throw .file(line: lineNumber, field: "keyword", reason: "unknown keyword '\(keyword)' (node or link)")
             }
         }
         // Whole-file problems name no line (line 0).

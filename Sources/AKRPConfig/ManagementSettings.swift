@@ -1,0 +1,177 @@
+public import AKRPEngine
+
+/// The box's management interface (SMP, docs/MANAGEMENT.md): where it listens and how a flashed
+/// configuration is confirmed. Written in the `[management]` section of the text file.
+public struct ManagementSettings: Sendable, Equatable {
+    /// The default UDP address: loopback only, MCUmgr's usual port.
+    public static let defaultUDP = NetworkAddress(host: "127.0.0.1", port: 1337)
+
+    /// Path of the SMP Unix socket (mode 0660); empty: `smp.sock` next to the control socket.
+    public var socket: String = ""
+    /// SMP over UDP; nil when off. Default ``defaultUDP`` (a bind failure of the default is logged, not fatal).
+    public var udp: NetworkAddress? = ManagementSettings.defaultUDP
+    /// Whether ``udp`` was written in the file (then a bind failure stops the box).
+    public var udpConfigured = false
+    /// Serial line (the USB CDC-ACM gadget's tty, e.g. `/dev/ttyGS0`); empty when none.
+    public var serial: String = ""
+    /// How long a configuration under test may take to reconnect every neighbour before the box rolls back.
+    public var confirmTimeout: Nanoseconds = 60 * ConfigurationLimits.second
+    /// ED25519 public keys (32 bytes each) provisioned to sign configuration images; when any is given, an
+    /// uploaded image must carry a valid signature by one of them. Empty: no signature needed.
+    public var imageKeys: [[UInt8]] = []
+
+    public init() {}
+
+    /// The SMP socket's path for a box whose control socket is `controlSocket`.
+    public func socketPath(controlSocket: String) -> String {
+        if !socket.isEmpty { return socket }
+        guard let slash = controlSocket.lastIndex(of: "/") else { return "smp.sock" }
+        return String(controlSocket[...slash]) + "smp.sock"
+    }
+
+    /// Whether every value is the default (the image then carries no management section).
+    var isDefault: Bool { self == ManagementSettings() }
+}
+
+// MARK: - text
+
+extension ConfigurationParser {
+    /// The `[management]` section's fields.
+    static func readManagement(_ r: ConfigurationFieldReader, into m: inout ManagementSettings) throws(ConfigurationFileError) {
+        r.string("socket", into: &m.socket)
+        if let udp = r.text("udp") {
+            m.udp = udp == "off" ? nil : try r.address("udp", udp)
+            m.udpConfigured = true
+        }
+        r.string("serial", into: &m.serial)
+        try r.duration("confirm-timeout-s", ConfigurationLimits.positiveDuration, seconds: true, into: &m.confirmTimeout)
+        if let keys = r.text("image-keys") {
+            m.imageKeys = []
+            for word in keys.split(separator: ",") {
+                let hex = word.trimmingBlanks()
+                guard let key = ManagementSettings.bytes(hex: hex), key.count == 32 else {
+                    throw r.invalid("image-keys", "each key must be 64 hex digits (an ED25519 public key), got '\(hex)'")
+                }
+                m.imageKeys.append(key)
+            }
+            guard !m.imageKeys.isEmpty, m.imageKeys.count <= 16 else {
+                throw r.invalid("image-keys", "give 1 to 16 keys separated by commas")
+            }
+        }
+    }
+}
+
+extension ManagementSettings {
+    static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        var i = 0
+        while i < digits.count {
+            guard let hi = nibble(digits[i]), let lo = nibble(digits[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let d = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in bytes { out += [d[Int(b >> 4)], d[Int(b & 15)]] }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The `[management]` section as text (nothing when every value is the default).
+    var rendered: String {
+        guard !isDefault else { return "" }
+        var out = "\n[management]\n"
+        if !socket.isEmpty { out += "socket = \(TextValue.formatString(socket))\n" }
+        if udpConfigured || udp != ManagementSettings.defaultUDP { out += "udp = \(udp?.description ?? "off")\n" }
+        if !serial.isEmpty { out += "serial = \(TextValue.formatString(serial))\n" }
+        if confirmTimeout != ManagementSettings().confirmTimeout {
+            out += "confirm-timeout-s = \(TextValue.seconds(confirmTimeout))\n"
+        }
+        if !imageKeys.isEmpty { out += "image-keys = \(imageKeys.map(ManagementSettings.hex).joined(separator: ","))\n" }
+        return out
+    }
+
+    /// The settings as JSON.
+    var json: JSONValue {
+        .object([
+            ("socket", .string(socket)), ("udp", udp.map { .string($0.description) } ?? .null),
+            ("serial", .string(serial)), ("confirmTimeoutNanoseconds", .unsigned(confirmTimeout)),
+            ("imageKeys", .array(imageKeys.map { .string(ManagementSettings.hex($0)) })),
+        ])
+    }
+}
+
+// MARK: - image
+
+/// Optional sections after the fixed body of a configuration image: `tag:u8 length:u32 bytes`, each
+/// tag at most once. An image without them is the version-1 image it always was.
+enum ConfigurationImageExtension: UInt8 {
+    case management = 0x4D
+
+    static func encode(_ c: NodeConfiguration, into w: inout ImageWriter) {
+        guard !c.management.isDefault else { return }
+        var m = ImageWriter()
+        m.string(c.management.socket)
+        m.bool(c.management.udp != nil)
+        m.string(c.management.udp?.host ?? "")
+        m.u16(c.management.udp?.port ?? 0)
+        m.bool(c.management.udpConfigured)
+        m.string(c.management.serial)
+        m.u64(c.management.confirmTimeout)
+        m.count(c.management.imageKeys.count)
+        for key in c.management.imageKeys { m.string(ManagementSettings.hex(key)) }
+        w.u8(management.rawValue)
+        w.count(m.bytes.count)
+        w.bytes += m.bytes
+    }
+
+    static func decode(_ r: inout ImageReader, into c: inout NodeConfiguration) throws(ConfigurationImageError) {
+        var seen = false
+        // Anything that is not a whole known section is left for the caller's "bytes left" check.
+        while r.remaining >= 5, r.bytes[r.offset] == management.rawValue {
+            let at = r.offset
+            let tag = try r.u8("extension")
+            let length = try r.count("extension", maximum: r.remaining, itemSize: 1)
+            let end = r.offset + length
+            guard tag == management.rawValue, !seen else {
+                throw r.malformed(at, "extension", "unknown or repeated section tag \(tag)")
+            }
+            seen = true
+            var m = ManagementSettings()
+            let max = ConfigurationImage.maximumStringBytes
+            m.socket = try r.string("management socket", maximum: max)
+            let hasUDP = try r.bool("management udp")
+            let host = try r.string("management udp", maximum: max)
+            let port = try r.u16("management udp")
+            m.udp = hasUDP ? NetworkAddress(host: host, port: port) : nil
+            m.udpConfigured = try r.bool("management udp")
+            m.serial = try r.string("management serial", maximum: max)
+            m.confirmTimeout = try r.u64("management confirm-timeout-s")
+            let keys = try r.count("management image-keys", maximum: 16, itemSize: 68)
+            for _ in 0..<keys {
+                let at = r.offset
+                let text = try r.string("management image-keys", maximum: 64)
+                guard let key = ManagementSettings.bytes(hex: text), key.count == 32 else {
+                    throw r.malformed(at, "management image-keys", "not a 32-byte key in hex")
+                }
+                m.imageKeys.append(key)
+            }
+            guard r.offset == end else { throw r.malformed(r.offset, "management", "section length does not match its fields") }
+            c.management = m
+        }
+    }
+}

@@ -1,0 +1,128 @@
+public import AKRPEngine
+import AKRPWire
+
+/// The box's side of the key delivery service (ETSI GS QKD 014, module `AKRPKeyDelivery`): end-to-end
+/// relays requested with a completion instead of a control client, and a claim on keys delivered here.
+/// Everything here runs on ``RelayNode/loop``.
+extension RelayNode {
+    /// Why a relay for the key delivery service ended without a key.
+    public enum RelayFailure: Error, Sendable, CustomStringConvertible {
+        /// The box is stopping.
+        case shuttingDown
+        /// The engine refused to start it (no route, table full, bad size): the reason as text.
+        case refused(String)
+        /// The request failed or timed out in the network (the engine's reason, or `timed out`).
+        case failed(String)
+
+        public var description: String {
+            switch self {
+            case .shuttingDown: "the box is shutting down"
+            case .refused(let r): "refused: \(r)"
+            case .failed(let r): "failed: \(r)"
+            }
+        }
+    }
+
+    /// Requests an end-to-end key of `bytes` bytes (rounded up to whole units) to `destination`.
+    /// `completion` runs on the loop exactly once: with the request's ID and the key bytes — only once the
+    /// destination confirmed that it holds the same key (both-or-neither), and valid only during the call
+    /// (copy them; they are wiped afterwards) — or with the failure. Call on ``loop``.
+    public func requestRelay(
+        to destination: NodeID, bytes: Int,
+        completion: @escaping (Result<(RequestID, UnsafeRawBufferPointer), RelayFailure>) -> Void
+    ) {
+        loop.preconditionInEventLoop()
+        guard !shuttingDown, !stopped else { return completion(.failure(.shuttingDown)) }
+        let unitSize = configuration.engine.unitSize
+        let units = (bytes + unitSize - 1) / unitSize
+        guard bytes >= 1, units <= configuration.engine.maxRequestUnits else {
+            return completion(.failure(.refused("\(bytes) bytes is more than the largest request")))
+        }
+        let now = clock.now()
+        let id: RequestID
+        do throws(RequestError) {
+            id = try engine.request(destination: destination, units: units, now: now, outbox: outbox)
+        } catch {
+            counters.requestsRefused += 1
+            return completion(.failure(.refused("\(error)")))
+        }
+        counters.requestsAccepted += 1
+        pendingRequests[id] = PendingRequest(
+            keyLength: units * unitSize, deadline: now &+ configuration.keyStore.requestTimeout
+        ) { id, key, status in
+            if let key, status == 0 {
+                completion(.success((id, UnsafeRawBufferPointer(rebasing: key.bytes[0..<min(bytes, key.count)]))))
+            } else {
+                let reason =
+                    status == KeyResponseStatus.timedOut.rawValue ? "timed out"
+                    : status == KeyResponseStatus.shuttingDown.rawValue ? "the box is shutting down"
+                    : (FailReason(rawValue: status).map { "\($0)" } ?? "status \(status)")
+                completion(.failure(.failed(reason)))
+            }
+        }
+        finishStep(now: now)
+    }
+
+    /// Installs the claim offered every key delivered here as a destination (before the key store): it
+    /// returns true when it keeps a copy of the key. Call on ``loop``; nil removes it.
+    public func setRelayClaim(_ claim: ((RequestID, UnsafeRawBufferPointer) -> Bool)?) {
+        loop.preconditionInEventLoop()
+        relayClaim = claim
+    }
+
+    /// Adds a statistics group that another part of the box keeps (e.g. key delivery's `key-delivery`
+    /// group of stock levels): listed and read like the node's own groups (SMP statistics, `akrpctl stats`).
+    /// `figures` runs on ``loop``. Call on ``loop``.
+    public func addStatisticsGroup(_ name: String, figures: @escaping () -> [(String, UInt64)]) {
+        extraStatistics[name] = figures
+    }
+
+    /// Whether the box has started its graceful stop (key delivery refuses new requests then).
+    public var isShuttingDown: Bool { shuttingDown || stopped }
+}
+
+/// One link's figures for the metrics (`akrpd`'s `/metrics`).
+public struct LinkMetrics: Sendable {
+    /// The neighbour at the other end.
+    public var neighbour: NodeID
+    /// Whether the link's handshake is complete.
+    public var up: Bool
+    /// Delivered units available, units held by requests, pool capacity (units).
+    public var available: Int
+    public var held: Int
+    public var capacity: Int
+    /// Units consumed and discarded since start; authentication units sent and received.
+    public var consumed: UInt64
+    public var discarded: UInt64
+    public var authenticationUnits: UInt64
+    /// The link's key source (QKD device, simulated pair or trace) as the `device-N` statistics group
+    /// reports it (docs/MANAGEMENT.md): delivering, units delivered, errors, and for USB devices attached,
+    /// streaming, units lost, bad CRC, unplugs, ….
+    public var device: [(String, UInt64)] = []
+}
+
+extension RelayNode {
+    /// Whether ``start()`` has bound the listeners and started the engine.
+    public func hasStarted() async -> Bool {
+        (try? await loop.submit { [self] in engineStarted }.get()) ?? false
+    }
+
+    /// Every link's figures and the box's key counters, read on the loop.
+    public func metricsSnapshot() async -> (links: [LinkMetrics], keysDelivered: UInt64, requestsFailed: UInt64, unitSize: Int) {
+        (try? await loop.submit { [self] in
+            var links: [LinkMetrics] = []
+            for n in engine.neighbours {
+                guard let pool = engine.pool(toward: n) else { continue }
+                let peer = peers[n]
+                links.append(
+                    LinkMetrics(
+                        neighbour: n, up: engine.isLinkUp(toward: n), available: pool.availableDelivered, held: pool.heldUnits,
+                        capacity: configuration.engine.poolCapacity, consumed: pool.consumedUnits, discarded: pool.discardedUnits,
+                        authenticationUnits: (peer?.counters.authenticationUnitsSent ?? 0) + (peer?.counters.authenticationUnitsReceived ?? 0),
+                        device: statisticsGroup("device-\(n.rawValue)") ?? []))
+            }
+            return (links, counters.keysDeliveredAsSource + counters.keysDeliveredAsDestination, engine.counters.requestsFailed,
+                    configuration.engine.unitSize)
+        }.get()) ?? ([], 0, 0, 0)
+    }
+}
