@@ -6,25 +6,45 @@ import AKRPEngine
 
 /// What one deterministic simulation-testing seed did.
 public struct ChaosResult: Sendable {
+    /// The seed (replays the run exactly).
     public var seed: UInt64
+    /// No faults were injected (invariants 4 and 5 are checked too).
     public var faultFree: Bool
+    /// Nodes of the random topology.
     public var nodes: Int
+    /// Links of the random topology.
     public var links: Int
+    /// Paths each request searches (1 or more: multipath).
     public var paths: Int
+    /// Requests made.
     public var requests: Int
+    /// Requests the engines accepted.
     public var accepted: Int
+    /// Requests delivered at both ends.
     public var deliveredBothEnds: Int
+    /// Node crashes (each followed by a restart).
     public var crashes: Int
+    /// Messages dropped by the scheduler.
     public var droppedMessages: Int
+    /// Messages delivered twice.
     public var duplicatedMessages: Int
+    /// Connections dropped with what was in flight.
     public var connectionDrops: Int
+    /// Key delivery stalls injected.
     public var stalls: Int
+    /// Scheduler steps taken.
     public var steps: Int
+    /// Units consumed (both ends counted).
     public var unitsConsumed: Int
+    /// Units discarded by the engines.
     public var unitsDiscarded: UInt64
+    /// CD&R conflicts resolved.
     public var conflictsResolved: UInt64
+    /// Units yielded at commit to later ones.
     public var unitsYielded: UInt64
+    /// Inputs the engines refused (counted `InputRejection`s).
     public var rejections: UInt64
+    /// Invariant violations found (empty when the seed passed).
     public var violations: [Violation]
     /// Delivered keys the checker compared byte for byte with the stream bytes of their units.
     public var keysCheckedAgainstStreams = 0
@@ -57,6 +77,7 @@ public final class ChaosRun {
         var target: Int
     }
 
+    /// The run's seed: topology, workload, faults and key streams all follow from it.
     public let seed: UInt64
     var rng: SplitMix64
     let topology: Topology

@@ -8,9 +8,11 @@ public struct ExplorationResult: Sendable {
     public var transitions = 0
     /// Final states (nothing left to deliver) checked against all five invariants.
     public var terminals = 0
+    /// Longest path of transitions from the start state.
     public var maxDepth = 0
     /// Final states in which CD&R had to resolve a conflict (owner override or substitution).
     public var terminalsWithConflict = 0
+    /// Invariant violations found, each with the schedule that led to it.
     public var violations: [String] = []
 }
 
@@ -19,15 +21,20 @@ public struct ExplorationResult: Sendable {
 /// explored; states reached twice are explored once. Every final state is run to quiescence and checked
 /// against the five invariants, and both requests must have been delivered with identical keys.
 public struct OppositeReservationsModel {
+    /// Units each of the two requests asks for.
     public var unitsPerRequest = 3
+    /// Units delivered to each link before the requests start.
     public var initialKey = 4
+    /// Units delivered later, interleaved with the messages.
     public var lateKey = 4
+    /// CD&R ownership block (units): small, so that both ends own units in the window.
     public var ownershipBlock: UInt64 = 2
     #if AKRP_MUTATIONS
     /// The deliberate fault every engine commits (tests of the checkers; debug builds only).
     public var mutation: EngineMutation = .none
     #endif
 
+    /// The default model (the one `akrp-sim explore` checks).
     public init() {}
 
     func configuration() -> EngineConfiguration {

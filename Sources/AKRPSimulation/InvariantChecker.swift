@@ -5,8 +5,11 @@ public struct Violation: Sendable, CustomStringConvertible {
     /// The invariant of `docs/PROTOCOL.md` section "Invariants": 1 no reuse, 2 agreement, 3 no leak,
     /// 4 lossless, 5 liveness.
     public var invariant: Int
+    /// When it was found (simulated ns).
     public var time: UInt64
+    /// What broke: requests, units, links.
     public var detail: String
+    /// The violation as printed by `akrp-sim chaos`.
     public var description: String { "invariant \(invariant) at t=\(time)ns: \(detail)" }
 }
 
@@ -32,9 +35,11 @@ public final class InvariantChecker {
     private var destinationKeys: [RequestID: (branch: UInt8, bytes: [UInt8])] = [:]
     private var accepted: [RequestID: UInt64] = [:]
     private var consumers: Set<RequestID> = []
+    /// Violations found so far (capped; the first of each invariant always kept).
     public private(set) var violations: [Violation] = []
     /// Requests delivered at both ends with identical keys.
     public private(set) var agreed = 0
+    /// Units the engines reported consumed (both ends counted).
     public private(set) var unitsConsumed = 0
     /// Stop recording after this many violations (a broken run floods otherwise); the first violation
     /// of each invariant is recorded even past it, so that one flooding invariant hides no other.
@@ -70,6 +75,7 @@ public final class InvariantChecker {
         }
     }
 
+    /// One engine event of `node` at `time`, with the outbox that holds its key bytes: checked at once.
     public func observe(_ e: EngineEvent, outbox: Outbox, node: NodeID, time: UInt64) {
         switch e.kind {
         case .unitsConsumed:
@@ -163,5 +169,6 @@ public final class InvariantChecker {
 
     /// Requests the checker saw delivered at both ends.
     public var deliveredBothEnds: Int { agreed }
+    /// Requests accepted so far.
     public var acceptedCount: Int { accepted.count }
 }

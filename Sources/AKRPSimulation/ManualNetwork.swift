@@ -4,28 +4,40 @@ public import AKRPEngine
 /// for unit tests, scenario tests and exhaustive exploration of interleavings. Messages travel in
 /// per-directed-link FIFO order (the transport is TCP); `pendingChoices` lists what may happen next.
 public final class ManualNetwork {
+    /// A message in flight with its payload (relay shares).
     public struct Flight: Sendable {
+        /// The message.
         public var message: Message
+        /// Its payload bytes (empty for kinds without one).
         public var payload: [UInt8]
     }
 
+    /// The network's topology.
     public let topology: Topology
+    /// Every engine's configuration.
     public let configuration: EngineConfiguration
+    /// The engines, in the topology's node order.
     public private(set) var engines: [Engine]
+    /// The outbox every engine writes into (drained after each input).
     public let outbox: Outbox
     /// Checks every event against the invariants, invariant 1 also from the key streams' bytes.
     public let checker: InvariantChecker
     /// In-flight messages per directed link, keyed "from>to"; each queue is FIFO.
     public private(set) var queues: [[Flight]]
     private var queueKeys: [(from: NodeID, to: NodeID)] = []
+    /// Simulated time, ns (advanced by hand).
     public private(set) var now: UInt64 = 0
+    /// The links' device key streams (both ends of a link the same).
     public let keys: LinkKeyStreams
     /// Next unit index each link end's device hands over, keyed by link index and end (0 low, 1 high).
     public private(set) var deviceNext: [[UInt64]]
     /// Keys delivered, by request: (source bytes, destination bytes).
     public private(set) var sourceKeys: [RequestID: [UInt8]] = [:]
+    /// Keys delivered at their destinations, by request.
     public private(set) var destinationKeys: [RequestID: [UInt8]] = [:]
+    /// Requests that failed at their source, with the reason.
     public private(set) var failures: [RequestID: FailReason] = [:]
+    /// Every engine event, in order, with the node that emitted it.
     public private(set) var events: [(node: NodeID, event: EngineEvent)] = []
 
     /// Creates one engine per node (incarnation 1) and starts the link handshakes.
@@ -59,6 +71,7 @@ public final class ManualNetwork {
         }
     }
 
+    /// The engine of node `n` (a node of the topology).
     public func engine(_ n: NodeID) -> Engine { engines[topology.index(of: n)!] }
 
     private func queueIndex(_ from: NodeID, _ to: NodeID) -> Int? {
@@ -94,6 +107,7 @@ public final class ManualNetwork {
 
     /// Indices of directed links with a message waiting.
     public var busyQueues: [Int] { queues.indices.filter { !queues[$0].isEmpty } }
+    /// Messages in flight on all links.
     public var inFlightCount: Int { queues.reduce(0) { $0 + $1.count } }
 
     /// Delivers the oldest message of directed link queue `q`.

@@ -22,7 +22,9 @@ public final class EngineNetworkRun: NetworkRun {
         var target: Int
     }
 
+    /// The AKRP protocol run (akrp, akrp-multipath or a no-CD&R ablation).
     public let kind: ProtocolKind
+    /// The routing policy.
     public let routing: RoutingPolicy
     let scenario: Scenario
     let configuration: EngineConfiguration
@@ -52,6 +54,7 @@ public final class EngineNetworkRun: NetworkRun {
     var lastSample: Nanoseconds = 0
     /// Largest engine memory footprint of one node, bytes.
     public private(set) var maxEngineBytes = 0
+    /// Engine memory of all nodes together, bytes.
     public private(set) var totalEngineBytes = 0
 
     /// Builds the engines.
