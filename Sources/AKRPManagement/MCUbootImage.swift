@@ -45,7 +45,8 @@ public struct MCUbootImage: Sendable, Equatable {
     public static let protectedTLVInfoMagic: UInt16 = 0x6908
     /// TLV type of the SHA-256 digest (32 bytes) over header, payload and protected TLVs.
     public static let tlvSHA256: UInt16 = 0x10
-    /// TLV type of the hash of the signing public key, written before the signature by ``build(payload:version:keyHash:sign:)``.
+    /// TLV type of the hash of the signing public key, written before the signature by
+    /// ``build(payload:version:keyHash:sign:)``.
     public static let tlvKeyHash: UInt16 = 0x01
     /// TLV type of an ED25519 signature (64 bytes) over the SHA-256 digest.
     public static let tlvED25519: UInt16 = 0x24

@@ -80,7 +80,8 @@ public final class SMPDispatcher {
     /// What this dispatcher has handled since it was made (the `smp` statistics group).
     public private(set) var counters = SMPDispatcherCounters()
 
-    /// A dispatcher with no handlers; answers are at most `maximumAnswerSize` bytes, bodies are decoded within `limits`.
+    /// A dispatcher with no handlers; answers are at most `maximumAnswerSize` bytes, bodies are decoded
+    /// within `limits`.
     public init(maximumAnswerSize: Int = 8192, limits: CBORLimits = .smp) {
         self.maximumAnswerSize = maximumAnswerSize
         self.limits = limits
