@@ -48,7 +48,8 @@ public struct MCUbootImage: Sendable, Equatable {
     /// TLV type of the hash of the signing public key, written before the signature by
     /// ``build(payload:version:keyHash:sign:)``.
     public static let tlvKeyHash: UInt16 = 0x01
-    /// TLV type of an ED25519 signature (64 bytes) over the SHA-256 digest.
+    /// TLV type of an ED25519 signature (64 bytes) over the SHA-256 digest, or over the signed bytes in
+    /// MCUboot's "pure" mode (docs/MANAGEMENT.md).
     public static let tlvED25519: UInt16 = 0x24
     /// Size of the fixed header in bytes; the header size field may be larger (padding), never smaller.
     public static let headerSize = 32

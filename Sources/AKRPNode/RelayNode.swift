@@ -39,7 +39,7 @@ public enum NodeStartError: Error, CustomStringConvertible {
 /// ``finishStep(now:)`` drains the outbox in a fixed order — events, marks made durable, audit written,
 /// then frames and answers sent — and re-arms the one timer (the shape of quinn's endpoint driver).
 public final class RelayNode: @unchecked Sendable {
-    /// The configuration the box was made with (it does not change while the box runs).
+    /// The configuration the box was made with.
     public let configuration: NodeConfiguration
     /// The one event loop every method of the box runs on.
     public let loop: any EventLoop
