@@ -13,13 +13,21 @@ extension ConfigurationSchema {
 public enum KeyDeliveryLimits {
     /// Bits of one stock top-up request (also bounded by the engine's largest request).
     public static let stockRequestBits: ClosedRange<Int> = 64...(65_535 * 8)
+    /// `stock-depth`: relays a stock is kept topped up to (0: no stock kept).
     public static let stockDepth: ClosedRange<Int> = 0...1024
+    /// `default-key-size`, `min-key-size`, `max-key-size`: key sizes in bits (also multiples of 8).
     public static let keySize: ClosedRange<Int> = 8...32_760
+    /// `max-keys-per-request`: keys per `enc_keys` request (and key IDs per `dec_keys`).
     public static let keysPerRequest: ClosedRange<Int> = 1...4096
+    /// `held-relays`: relayed keys held at this box for its slave SAEs.
     public static let heldRelays: ClosedRange<Int> = 1...1_000_000
+    /// `max-connections`: simultaneous HTTPS connections.
     public static let connections: ClosedRange<Int> = 1...100_000
+    /// `max-body-bytes`: largest request body, bytes (1 KiB…16 MiB).
     public static let bodyBytes: ClosedRange<Int> = 1024...(16 << 20)
+    /// Length of an SAE ID (the `[sae ID]` section label), UTF-8 bytes.
     public static let saeIDBytes: ClosedRange<Int> = 1...64
+    /// `revoked`: how many certificate fingerprints the list may hold.
     public static let revoked: ClosedRange<Int> = 0...4096
     /// Node IDs of boxes with SAEs: the node is carried in 16 bits of every key_ID.
     public static let saeNode: ClosedRange<UInt32> = 1...65_535

@@ -20,6 +20,8 @@ public struct ManagementSettings: Sendable, Equatable {
     /// uploaded image must carry a valid signature by one of them. Empty: no signature needed.
     public var imageKeys: [[UInt8]] = []
 
+    /// The defaults: SMP socket next to the control socket, UDP on ``defaultUDP``, no serial line,
+    /// 60 s confirm timeout, no image keys.
     public init() {}
 
     /// The SMP socket's path for a box whose control socket is `controlSocket`.

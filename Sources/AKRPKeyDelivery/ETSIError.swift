@@ -16,10 +16,12 @@ public struct ETSIError: Error, Sendable, Equatable, CustomStringConvertible {
         self.details = details
     }
 
+    /// Equal when status, message and every detail pair (in order) are equal.
     public static func == (a: ETSIError, b: ETSIError) -> Bool {
         a.status == b.status && a.message == b.message && a.details.elementsEqual(b.details) { $0 == $1 }
     }
 
+    /// The status, the message and the details as `name=value`, for logs.
     public var description: String { "\(status) \(message)" + details.map { " \($0.0)=\($0.1)" }.joined() }
 
     /// Why an error is counted in the metrics (label of `akrp_etsi_refused_total`).

@@ -12,13 +12,18 @@ public enum ETSIRequest: Sendable, Equatable {
 
     /// The limits a request is checked against (the values `status` advertises).
     public struct Limits: Sendable {
+        /// Key size in bits when `enc_keys` names none.
         public var defaultKeySize: Int
+        /// Smallest key size accepted, bits (sizes must also be multiples of 8).
         public var minKeySize: Int
+        /// Largest key size accepted, bits.
         public var maxKeySize: Int
+        /// Most keys per request: `number` of `enc_keys`, key IDs of `dec_keys`.
         public var maxKeysPerRequest: Int
         /// Largest body accepted, bytes.
         public var maxBodyBytes: Int
 
+        /// Limits from their values: key sizes in bits, the body size in bytes.
         public init(defaultKeySize: Int, minKeySize: Int, maxKeySize: Int, maxKeysPerRequest: Int, maxBodyBytes: Int) {
             self.defaultKeySize = defaultKeySize
             self.minKeySize = minKeySize

@@ -12,6 +12,7 @@ import NIOCore
 public final class KeyDeliveryCore: @unchecked Sendable {
     let node: RelayNode
     let settings: KeyDeliverySettings
+    /// The SAEs of the network and their authorisation, from the node's configuration.
     public let directory: SAEDirectory
     let metrics: DeliveryMetrics
     let logger: Logger

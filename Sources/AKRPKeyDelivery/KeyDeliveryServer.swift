@@ -14,6 +14,7 @@ public enum KeyDeliveryStartError: Error, CustomStringConvertible {
     /// A listener cannot be bound.
     case listen(what: String, address: String, reason: String)
 
+    /// A one-line English message naming the field and file, or the listener and address, and the reason.
     public var description: String {
         switch self {
         case .tls(let field, let path, let reason): "[key-delivery] \(field) '\(path)': \(reason)"

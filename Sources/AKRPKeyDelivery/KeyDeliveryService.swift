@@ -23,6 +23,8 @@ public struct KeyDeliveryService: Service {
         self.logger = logger
     }
 
+    /// Waits for the box to start, serves until a graceful shutdown, then stops the listeners and wipes the stocks.
+    /// - Throws: ``KeyDeliveryStartError`` when a certificate cannot be read or a listener cannot be bound.
     public func run() async throws {
         while !(await node.hasStarted()) {
             if Task.isCancelled || Task.isShuttingDownGracefully { return }

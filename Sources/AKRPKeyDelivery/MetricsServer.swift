@@ -14,6 +14,7 @@ public final class MetricsServer: Sendable {
     let group: MultiThreadedEventLoopGroup
     let channel = Mutex<(any Channel)?>(nil)
 
+    /// A server for `registry`, not yet listening; `refresh` runs before each scrape.
     public init(registry: PrometheusCollectorRegistry, refresh: @escaping @Sendable () async -> Void) {
         self.registry = registry
         self.refresh = refresh
@@ -41,6 +42,7 @@ public final class MetricsServer: Sendable {
         }
     }
 
+    /// Closes the listener (if bound) and shuts its event loop down.
     public func stop() async {
         let c = channel.withLock { c in
             defer { c = nil }

@@ -10,6 +10,7 @@ public struct CBORLimits: Sendable, Equatable {
     /// Limits for SMP bodies: 16 levels, 4,096 items, strings up to 64 KiB.
     public static let smp = CBORLimits(maximumDepth: 16, maximumItems: 4096, maximumStringLength: 65536)
 
+    /// Limits with the given depth (levels), item count and string length (bytes).
     public init(maximumDepth: Int, maximumItems: Int, maximumStringLength: Int) {
         self.maximumDepth = maximumDepth
         self.maximumItems = maximumItems

@@ -23,6 +23,7 @@ public enum CBORError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The encoder's output buffer is full.
     case outputFull(capacity: Int)
 
+    /// A one-line English message naming the problem and its byte offset.
     public var description: String {
         switch self {
         case .truncated(let o): "CBOR ends inside an item at byte \(o)"

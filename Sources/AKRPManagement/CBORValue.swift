@@ -26,6 +26,7 @@ public enum CBORValue: Sendable, Equatable {
     /// A floating-point number (half, single or double on the wire).
     case float(Double)
 
+    /// Structural equality: same case and equal contents; map pairs must match in order, and two NaN floats are equal.
     public static func == (a: CBORValue, b: CBORValue) -> Bool {
         switch (a, b) {
         case (.unsigned(let x), .unsigned(let y)): x == y

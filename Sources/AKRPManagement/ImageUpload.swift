@@ -33,6 +33,7 @@ public struct ImageUpload: Sendable {
         case complete(bytes: [UInt8], match: Bool?)
     }
 
+    /// Largest image accepted, in bytes; a first chunk announcing more is refused with `imageTooLarge`.
     public let maximumLength: Int
     private var expected = 0
     private var length = 0
@@ -42,6 +43,7 @@ public struct ImageUpload: Sendable {
     /// Counts uploads started (a new value means the bytes so far belong to a new upload).
     private(set) public var generation: UInt64 = 0
 
+    /// An idle upload state accepting images of at most `maximumLength` bytes.
     public init(maximumLength: Int) { self.maximumLength = maximumLength }
 
     /// The next offset expected (0 when no upload is in progress).

@@ -13,6 +13,7 @@ public enum MCUbootImageError: Error, Sendable, Equatable, CustomStringConvertib
     case hashMismatch
     case trailingBytes(Int)
 
+    /// A one-line English message naming what is wrong with the image.
     public var description: String {
         switch self {
         case .tooShort(let n): "\(n) bytes are too few for an MCUboot image"
@@ -36,16 +37,26 @@ public enum MCUbootImageError: Error, Sendable, Equatable, CustomStringConvertib
 /// The SHA-256 TLV (type 0x10) covers header, payload and protected TLVs; an ED25519 signature TLV (0x24)
 /// signs that digest.
 public struct MCUbootImage: Sendable, Equatable {
+    /// The header's magic number (first 4 bytes, little-endian).
     public static let magic: UInt32 = 0x96F3_B83D
+    /// Info magic that starts the (unprotected) TLV area.
     public static let tlvInfoMagic: UInt16 = 0x6907
+    /// Info magic that starts the protected TLV area (covered by the hash).
     public static let protectedTLVInfoMagic: UInt16 = 0x6908
+    /// TLV type of the SHA-256 digest (32 bytes) over header, payload and protected TLVs.
     public static let tlvSHA256: UInt16 = 0x10
+    /// TLV type of the hash of the signing public key, written before the signature by
+    /// ``build(payload:version:keyHash:sign:)``.
     public static let tlvKeyHash: UInt16 = 0x01
+    /// TLV type of an ED25519 signature (64 bytes) over the SHA-256 digest, or over the signed bytes in
+    /// MCUboot's "pure" mode (docs/MANAGEMENT.md).
     public static let tlvED25519: UInt16 = 0x24
+    /// Size of the fixed header in bytes; the header size field may be larger (padding), never smaller.
     public static let headerSize = 32
 
     /// `major.minor.revision` and build number.
     public var version: (major: UInt8, minor: UInt8, revision: UInt16, build: UInt32)
+    /// The header size field: offset of the payload in bytes (at least ``headerSize``).
     public var headerLength: Int
     /// The payload (here: a configuration image).
     public var payload: [UInt8]
@@ -53,10 +64,12 @@ public struct MCUbootImage: Sendable, Equatable {
     public var hash: [UInt8]
     /// ED25519 signature TLVs (64 bytes each).
     public var signatures: [[UInt8]]
+    /// The header's flags word, as read (not interpreted here).
     public var flags: UInt32
     /// How many bytes from the start the hash covers (header, payload, protected TLVs): what is signed.
     public var signedLength: Int
 
+    /// Equal when every parsed field is equal (the version tuple compared element by element).
     public static func == (a: MCUbootImage, b: MCUbootImage) -> Bool {
         a.version == b.version && a.headerLength == b.headerLength && a.payload == b.payload && a.hash == b.hash
             && a.signatures == b.signatures && a.flags == b.flags && a.signedLength == b.signedLength

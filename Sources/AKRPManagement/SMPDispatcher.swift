@@ -1,5 +1,6 @@
 /// One decoded SMP request.
 public struct SMPRequest: Sendable {
+    /// The request's 8-byte header (operation, version, group, sequence, command).
     public var header: SMPHeader
     /// The body, a CBOR map (an empty body reads as an empty map).
     public var body: CBORValue
@@ -7,6 +8,7 @@ public struct SMPRequest: Sendable {
     /// The value of field `key`, or nil.
     public subscript(key: String) -> CBORValue? { body[key] }
 
+    /// A request with `header` and `body` (a CBOR map).
     public init(header: SMPHeader, body: CBORValue) {
         self.header = header
         self.body = body
@@ -33,6 +35,7 @@ public enum SMPDrop: Error, Sendable, Equatable, CustomStringConvertible {
     /// A response operation sent to the server.
     case responseReceived
 
+    /// A one-line English message saying why the packet was dropped.
     public var description: String {
         switch self {
         case .shortPacket(let n): "packet of \(n) bytes is shorter than the SMP header"
@@ -43,12 +46,19 @@ public enum SMPDrop: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Counters of one dispatcher, for the statistics group.
 public struct SMPDispatcherCounters: Sendable, Equatable {
+    /// Packets handed to ``SMPDispatcher/handle(_:)``, answered or not.
     public var requests: UInt64 = 0
+    /// Answers carrying a handler's fields (success).
     public var answered: UInt64 = 0
+    /// Answers carrying an SMP return code or a group error.
     public var errors: UInt64 = 0
+    /// Packets answered with nothing: shorter than the header, or a response operation.
     public var dropped: UInt64 = 0
+    /// Requests whose length field disagrees with the packet, or whose body is not a decodable CBOR map.
     public var malformedBodies: UInt64 = 0
+    /// Requests with no handler for their group, command and operation (answered `notSupported`).
     public var unknownCommands: UInt64 = 0
+    /// All counters at zero.
     public init() {}
 }
 
@@ -65,9 +75,13 @@ public final class SMPDispatcher {
     private var handlers: [Key: SMPHandler] = [:]
     /// Largest answer (header and body) this server sends; larger answers become `messageTooLarge`.
     public let maximumAnswerSize: Int
+    /// Limits the CBOR decoder enforces on request bodies; a body beyond them is answered `invalidValue`.
     public let limits: CBORLimits
+    /// What this dispatcher has handled since it was made (the `smp` statistics group).
     public private(set) var counters = SMPDispatcherCounters()
 
+    /// A dispatcher with no handlers; answers are at most `maximumAnswerSize` bytes, bodies are decoded
+    /// within `limits`.
     public init(maximumAnswerSize: Int = 8192, limits: CBORLimits = .smp) {
         self.maximumAnswerSize = maximumAnswerSize
         self.limits = limits

@@ -22,16 +22,22 @@ public struct SMPHeader: Sendable, Equatable {
     /// Size of the header in bytes.
     public static let size = 8
 
+    /// Read or write request, or the response to one.
     public var operation: SMPOperation
     /// Protocol version: 0 (version 1 of MCUmgr's SMP, "legacy") or 1 (version 2, group error maps).
     public var version: UInt8
+    /// The flags byte; not interpreted, echoed in the answer.
     public var flags: UInt8
     /// Length of the body in bytes.
     public var length: UInt16
+    /// The command group (``SMPGroup``).
     public var group: UInt16
+    /// The client's sequence number, echoed in the answer so it can match answers to requests.
     public var sequence: UInt8
+    /// The command ID within the group.
     public var command: UInt8
 
+    /// A header from its fields; `version` 1 is SMP version 2, `length` the body's length in bytes.
     public init(
         operation: SMPOperation, version: UInt8 = 1, flags: UInt8 = 0, length: UInt16 = 0, group: UInt16,
         sequence: UInt8, command: UInt8

@@ -15,6 +15,7 @@ public enum SMPReturnCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
     case protocolTooOld = 12
     case protocolTooNew = 13
 
+    /// A short English name of the code (e.g. "command not supported").
     public var description: String {
         switch self {
         case .ok: "ok"
@@ -37,9 +38,13 @@ public enum SMPReturnCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
 
 /// The standard SMP groups, and the first user group number.
 public enum SMPGroup {
+    /// OS group: echo, reset, MCUmgr parameters, OS/application info (docs/MANAGEMENT.md).
     public static let os: UInt16 = 0
+    /// Image group: state, upload of the configuration image (docs/MANAGEMENT.md).
     public static let image: UInt16 = 1
+    /// Statistics group: group data and list (docs/MANAGEMENT.md).
     public static let statistics: UInt16 = 2
+    /// Settings group: read, write and commit of the tunable admission settings (docs/MANAGEMENT.md).
     public static let settings: UInt16 = 3
     /// Groups from 64 up are for applications.
     public static let firstUser: UInt16 = 64

@@ -55,6 +55,7 @@ public enum SerialFrameDrop: Sendable, Equatable, CustomStringConvertible {
     /// A new packet started before the previous one was complete.
     case incomplete
 
+    /// A short English message saying why bytes were dropped.
     public var description: String {
         switch self {
         case .lineTooLong: "line too long"
@@ -80,7 +81,9 @@ public enum SerialFrameEvent: Sendable, Equatable {
 /// start with the SMP start bytes are console output and ignored. Storage is bounded: a line is at most
 /// `maximumLineLength` bytes and a packet at most `maximumPacketSize` bytes, or it is dropped.
 public struct SerialFrameDecoder: Sendable {
+    /// Longest line accepted, in bytes, start bytes and newline included; longer SMP lines are dropped.
     public let maximumLineLength: Int
+    /// Longest packet (header and body) accepted, in bytes; a longer announced length is dropped as `badLength`.
     public let maximumPacketSize: Int
     private var line: [UInt8] = []
     private var discardingLine = false

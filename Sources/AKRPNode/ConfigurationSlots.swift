@@ -18,13 +18,17 @@ public final class ConfigurationSlots: @unchecked Sendable {
     /// A physical slot.
     public enum Slot: String, Sendable, CaseIterable {
         case a, b
+        /// The slot that is not this one (`a` ↔ `b`).
         public var other: Slot { self == .a ? .b : .a }
     }
 
     /// The boot record.
     public struct Record: Sendable, Equatable {
+        /// The confirmed slot that runs when no trial is due; nil: none (the box runs its command-line file).
         public var active: Slot?
+        /// The slot marked to start at the next start (on trial, or active at once when ``permanent``); nil: none.
         public var pending: Slot?
+        /// The slot running on trial, not yet confirmed; nil: none. Still set at a start means revert.
         public var trial: Slot?
         /// The pending slot becomes active at once (confirmed without a trial).
         public var permanent = false
@@ -40,7 +44,9 @@ public final class ConfigurationSlots: @unchecked Sendable {
         case trial(Slot)
     }
 
+    /// The slot directory, `<state-dir>/config`.
     public let directory: String
+    /// The boot record as last read or written (the `boot` file).
     public private(set) var record: Record
 
     /// Opens (creates) the slot directory of a state directory and reads the boot record.
@@ -67,6 +73,7 @@ public final class ConfigurationSlots: @unchecked Sendable {
         }
     }
 
+    /// The file of `slot`: `<state-dir>/config/slot-a.img` or `slot-b.img`.
     public func path(_ slot: Slot) -> String { directory + "/slot-\(slot.rawValue).img" }
 
     /// The bytes of a slot's container, nil when the slot is empty.

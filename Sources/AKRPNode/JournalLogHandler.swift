@@ -7,22 +7,28 @@ public import Logging
 /// syslog priority (`<3>` … `<7>`) that journald reads as the entry's level; on a terminal, a time
 /// stamp and the level name instead. Metadata as `key=value`. The daemon never logs key bytes.
 public struct JournalLogHandler: LogHandler {
+    /// Events below this level are not logged.
     public var logLevel: Logger.Level
+    /// Metadata added to every event, written as `key=value` after the message (an event's own values win).
     public var metadata: Logger.Metadata = [:]
     let label: String
     let terminal: Bool
 
+    /// A handler logging events at `level` and above, prefixed with `label`; journald or terminal format
+    /// depending on whether standard error is a terminal.
     public init(label: String, level: Logger.Level) {
         self.label = label
         logLevel = level
         terminal = isatty(STDERR_FILENO) != 0
     }
 
+    /// The handler-wide metadata value for `key`; nil when not set (setting nil removes it).
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes one line for `event` to standard error with a single `write` call.
     public func log(event: LogEvent) {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }

@@ -4,15 +4,20 @@ public import ServiceLifecycle
 /// is requested, then drains — new key requests refused, requests in flight given `drainDeadline` to
 /// finish — and stops, wiping every key it holds.
 public struct NodeService: Service {
+    /// The box this service starts and stops.
     public let node: RelayNode
     /// Nanoseconds requests in flight may take to finish once shutdown starts.
     public let drainDeadline: UInt64
 
+    /// A service for `node`; `drainDeadline` in nanoseconds (default 5 s).
     public init(node: RelayNode, drainDeadline: UInt64 = 5_000_000_000) {
         self.node = node
         self.drainDeadline = drainDeadline
     }
 
+    /// Starts the box, waits for a graceful shutdown or a restart the box asks for (SMP reset, rollback),
+    /// then drains and stops it.
+    /// - Throws: ``NodeStartError`` when the box cannot start.
     public func run() async throws {
         try await node.start()
         // Until a graceful shutdown, or a restart the box asks for itself (SMP reset, configuration rollback).

@@ -14,6 +14,7 @@ extension RelayNode {
         /// The request failed or timed out in the network (the engine's reason, or `timed out`).
         case failed(String)
 
+        /// A short English message: shutting down, or refused / failed with the reason.
         public var description: String {
             switch self {
             case .shuttingDown: "the box is shutting down"
@@ -89,11 +90,15 @@ public struct LinkMetrics: Sendable {
     public var up: Bool
     /// Delivered units available, units held by requests, pool capacity (units).
     public var available: Int
+    /// Units held by requests in progress.
     public var held: Int
+    /// Unit slots of the pool (`[engine] pool-capacity`, docs/CONFIG.md).
     public var capacity: Int
     /// Units consumed and discarded since start; authentication units sent and received.
     public var consumed: UInt64
+    /// Units discarded since start.
     public var discarded: UInt64
+    /// Units used for frame authentication since start, sent and received together.
     public var authenticationUnits: UInt64
     /// The link's key source (QKD device, simulated pair or trace) as the `device-N` statistics group
     /// reports it (docs/MANAGEMENT.md): delivering, units delivered, errors, and for USB devices attached,

@@ -18,6 +18,7 @@ public enum NodeStartError: Error, CustomStringConvertible {
     /// A listener could not be bound.
     case listen(what: String, address: String, reason: String)
 
+    /// A one-line English message saying what failed and where (neighbour, address, file).
     public var description: String {
         switch self {
         case .engine(let e): "engine configuration: \(e)"
@@ -38,7 +39,9 @@ public enum NodeStartError: Error, CustomStringConvertible {
 /// ``finishStep(now:)`` drains the outbox in a fixed order — events, marks made durable, audit written,
 /// then frames and answers sent — and re-arms the one timer (the shape of quinn's endpoint driver).
 public final class RelayNode: @unchecked Sendable {
+    /// The configuration the box was made with.
     public let configuration: NodeConfiguration
+    /// The one event loop every method of the box runs on.
     public let loop: any EventLoop
     let group: MultiThreadedEventLoopGroup
     let logger: Logger

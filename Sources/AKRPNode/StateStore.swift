@@ -12,6 +12,7 @@ public enum StateStoreError: Error, Sendable, CustomStringConvertible {
     /// `path` exists but its content is not what this version writes.
     case corrupt(path: String, reason: String)
 
+    /// The file, and the failed system call with its error text or why the content is refused.
     public var description: String {
         switch self {
         case .system(let path, let call, let code):
