@@ -16,6 +16,9 @@ public final class DeliveryMetrics: Sendable {
     let relaysStarted: Counter
     let relaysDelivered: Counter
     let relaysFailed: Counter
+    /// Restart notices sent (this box started) and received (another box restarted: stocks toward it wiped).
+    let noticesSent: Counter
+    let noticesReceived: Counter
     /// Relayed keys held for slave SAEs here, and relays refused (full) or expired.
     let heldRelays: Gauge
     let heldRefused: Counter
@@ -31,6 +34,8 @@ public final class DeliveryMetrics: Sendable {
         relaysStarted = Counter(label: "akrp_etsi_stock_relays_total", dimensions: [("outcome", "started")], factory: factory)
         relaysDelivered = Counter(label: "akrp_etsi_stock_relays_total", dimensions: [("outcome", "delivered")], factory: factory)
         relaysFailed = Counter(label: "akrp_etsi_stock_relays_total", dimensions: [("outcome", "failed")], factory: factory)
+        noticesSent = Counter(label: "akrp_etsi_restart_notices_total", dimensions: [("direction", "sent")], factory: factory)
+        noticesReceived = Counter(label: "akrp_etsi_restart_notices_total", dimensions: [("direction", "received")], factory: factory)
         heldRelays = Gauge(label: "akrp_etsi_held_relays", factory: factory)
         heldRefused = Counter(label: "akrp_etsi_held_relays_refused_total", factory: factory)
     }

@@ -95,7 +95,9 @@ extension RelayNode {
     }
 
     /// Installs the claim offered every key delivered here as a destination (before the key store): it
-    /// returns true when it keeps a copy of the key. Call on ``loop``; nil removes it.
+    /// returns true when it keeps a copy of the key. Call on ``loop``; nil removes it. The claim runs while
+    /// the node handles the engine's events: it must not call back into the node (``requestRelay(to:bytes:completion:)``
+    /// would make the node handle the same events again) — defer such work with `loop.execute`.
     public func setRelayClaim(_ claim: ((RequestID, UnsafeRawBufferPointer) -> Bool)?) {
         loop.preconditionInEventLoop()
         relayClaim = claim
