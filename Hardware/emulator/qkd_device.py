@@ -6,12 +6,7 @@ import struct
 import sys
 import time
 
-import gi
-
 from qkd_keystream import unit_bytes  # the one definition of the emulated stream
-
-gi.require_version("UMockdev", "1.0")
-from gi.repository import GLib  # noqa: E402
 
 from qkd_usb_interface import (  # noqa: E402
     CONFIG_CHUNK_SIZE, CONFIG_MAX_LENGTH, EP_EVENT_IN, EP_KEY_IN, ERR_BAD_CONFIG, ERR_BAD_LENGTH,
@@ -283,6 +278,9 @@ class Device:
             reply = self.vendor(request, value, data)
         else:
             reply = None
+        if reply is UNPLUGGED:
+            urb.status, urb.actual = -ESHUTDOWN, 0
+            return
         if reply is None:
             urb.status, urb.actual = -EPIPE, 0
             return
@@ -377,9 +375,12 @@ class Device:
                 return None
             limit = self.faults.get("interrupt-config-write")
             if limit is not None and received >= limit:
+                # Pulled out while the chunk is on the wire: the device is gone before it answers, and
+                # the request completes as the kernel completes it then (-ESHUTDOWN: no device).
                 del self.faults["interrupt-config-write"]
-                GLib.idle_add(lambda: self.emulator.locked(self.emulator.unplug, self) and False)
-                return None
+                self.write = None
+                self.emulator.unplug(self, mid_transfer=True)
+                return UNPLUGGED
             staged += data
             self.write[2] = received + 1
             return b""
@@ -406,3 +407,5 @@ class Device:
 
 
 ENODATA = 61
+# A vendor request's answer when the device was unplugged while handling it (see Device.control).
+UNPLUGGED = object()
