@@ -38,7 +38,8 @@ def main():
     text = reply.decode(errors="replace").strip()
     if not text.startswith("ok"):
         sys.exit("qkd_control.py: emulator: %s" % (text or "no reply"))
-    print(text[2:].strip())
+    if text[2:].strip():
+        print(text[2:].strip())
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-import AKRPConfig
+import AKRPEngine
 import AKRPDevice
 
 /// What the box knows about the health of one link's QKD device: the last GET_STATUS read, corrected by the

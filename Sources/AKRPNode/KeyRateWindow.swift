@@ -1,4 +1,4 @@
-import AKRPConfig
+import AKRPEngine
 
 /// The key rate a link's source delivered over a recent window: a fixed ring of (time, units delivered)
 /// samples taken at least ``spacing`` apart, allocated once. The rate is the slope between the oldest and the
