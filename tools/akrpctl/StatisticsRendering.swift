@@ -21,7 +21,7 @@ enum StatisticsRendering {
         if name.hasPrefix("device-"), let line = healthLine(fields) { out += line + "\n" }
         out += deviceTable(["COUNTER", "VALUE"], counters.map { [$0.0, "\($0.1)"] }) + "\n"
         if let first = histograms.first, let bounds = buckets[first]?.map(\.0) {
-            out += "\nlatency histogram (cumulative: requests that took at most BOUND)\n"
+            out += "\nlatency histograms (cumulative: how many took at most BOUND)\n"
             let rows = bounds.enumerated().map { i, bound in
                 [boundText(bound)] + histograms.map { h in buckets[h].flatMap { $0.count > i ? "\($0[i].1)" : nil } ?? "-" }
             }

@@ -3,7 +3,7 @@ import Testing
 @testable import AKRPNode
 
 @Suite("Latency histogram: cumulative buckets at fixed bounds")
-struct LatencyHistogramTests {
+struct LatencyBucketTests {
     /// The exported cumulative count of `histogram` for `suffix` (e.g. `le_250us`).
     func bucket(_ histogram: LatencyHistogram, _ suffix: String) -> UInt64? {
         histogram.cumulativeBuckets.first { $0.0 == suffix }?.1
