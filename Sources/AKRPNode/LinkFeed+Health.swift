@@ -52,7 +52,9 @@ extension LinkFeed {
     func healthFields(now: Nanoseconds, unitSize: Int) -> [(String, UInt64)] {
         var fields = [("measured_key_rate_bps", rateWindow.bitsPerSecond(unitSize: unitSize))]
         if let usb = source as? USBKeySource {
-            fields += health.fields(now: now)
+            var known = health
+            if !usb.isAttached { known.state = DeviceHealth.unknownState }  // the last read says nothing now
+            fields += known.fields(now: now)
             fields.append(("events_dropped", usb.counters.eventsDropped))
         }
         return fields
