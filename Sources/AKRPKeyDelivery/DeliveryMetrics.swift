@@ -9,11 +9,16 @@ public final class DeliveryMetrics: Sendable {
     let decKeys: Counter
     /// HTTPS connections refused in or right after the TLS handshake.
     let handshakeFailures: Counter
+    /// Of those, handshakes ended because a certificate of the chain is in the `revoked` list.
+    let revokedRefused: Counter
     let connectionsRefused: Counter
     /// Relays for stocks: started, delivered, failed.
     let relaysStarted: Counter
     let relaysDelivered: Counter
     let relaysFailed: Counter
+    /// Restart notices sent (this box started) and received (another box restarted: stocks toward it wiped).
+    let noticesSent: Counter
+    let noticesReceived: Counter
     /// Relayed keys held for slave SAEs here, and relays refused (full) or expired.
     let heldRelays: Gauge
     let heldRefused: Counter
@@ -24,10 +29,13 @@ public final class DeliveryMetrics: Sendable {
         encKeys = Counter(label: "akrp_etsi_keys_delivered_total", dimensions: [("side", "enc_keys")], factory: factory)
         decKeys = Counter(label: "akrp_etsi_keys_delivered_total", dimensions: [("side", "dec_keys")], factory: factory)
         handshakeFailures = Counter(label: "akrp_etsi_tls_handshake_failures_total", factory: factory)
+        revokedRefused = Counter(label: "akrp_etsi_revoked_certificates_refused_total", factory: factory)
         connectionsRefused = Counter(label: "akrp_etsi_connections_refused_total", factory: factory)
         relaysStarted = Counter(label: "akrp_etsi_stock_relays_total", dimensions: [("outcome", "started")], factory: factory)
         relaysDelivered = Counter(label: "akrp_etsi_stock_relays_total", dimensions: [("outcome", "delivered")], factory: factory)
         relaysFailed = Counter(label: "akrp_etsi_stock_relays_total", dimensions: [("outcome", "failed")], factory: factory)
+        noticesSent = Counter(label: "akrp_etsi_restart_notices_total", dimensions: [("direction", "sent")], factory: factory)
+        noticesReceived = Counter(label: "akrp_etsi_restart_notices_total", dimensions: [("direction", "received")], factory: factory)
         heldRelays = Gauge(label: "akrp_etsi_held_relays", factory: factory)
         heldRefused = Counter(label: "akrp_etsi_held_relays_refused_total", factory: factory)
     }

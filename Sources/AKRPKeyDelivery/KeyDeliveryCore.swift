@@ -30,6 +30,14 @@ public final class KeyDeliveryCore: @unchecked Sendable {
     var stopped = false
     /// SAE boxes (for recognising a relay as the key delivery's).
     let saeBoxes: Set<NodeID>
+    /// Bytes of a restart notice: a relay of this size from another SAE box says that box (re)started and
+    /// lost the relays it held for its slave SAEs — stocks toward it are wiped (docs/KEY-DELIVERY.md).
+    /// Three key units (five when stock relays are three units long), so that it differs from a stock relay.
+    let noticeBytes: Int
+    /// Restart notices of this start not yet delivered, by box: the attempt count.
+    var noticesPending: [NodeID: Int] = [:]
+    /// A box that does not take the notice within this many attempts (~5 minutes) is given up on.
+    static let noticeAttempts = 64
 
     /// The core for `node`, from the node's configuration (which must have a `[key-delivery]` section).
     public init(node: RelayNode, settings: KeyDeliverySettings, metrics: DeliveryMetrics, logger: Logger) {
@@ -41,6 +49,8 @@ public final class KeyDeliveryCore: @unchecked Sendable {
         relayBytes = settings.stockRequestBits / 8
         held = HeldRelays(capacity: settings.heldRelays, expiry: settings.heldExpiry, minimumKeyBytes: settings.minKeySize / 8)
         saeBoxes = Set(node.configuration.saes.map(\.node))
+        let unit = node.configuration.engine.unitSize
+        noticeBytes = relayBytes == 3 * unit ? 5 * unit : 3 * unit
     }
 
     static func pairKey(_ master: String, _ slave: String) -> String { master + "\u{0}" + slave }
@@ -60,6 +70,11 @@ public final class KeyDeliveryCore: @unchecked Sendable {
             }
         }
         scheduleHousekeeping()
+        // This box lost the relays it held for its slave SAEs (if it ran before): every other SAE box
+        // hears of it and wipes its stocks toward this box.
+        if saeBoxes.contains(here) {
+            for box in saeBoxes.sorted(by: { $0.rawValue < $1.rawValue }) where box != here { sendNotice(to: box) }
+        }
         // Stock levels in the box's statistics (SMP group `key-delivery`, `akrpctl stats key-delivery`).
         node.addStatisticsGroup("key-delivery") { [weak self] in
             guard let self else { return [] }
@@ -76,11 +91,14 @@ public final class KeyDeliveryCore: @unchecked Sendable {
     }
 
     /// A key delivered here as a destination: kept when it is a key delivery relay (its size, from a box
-    /// with SAEs, to a box with SAEs).
+    /// with SAEs, to a box with SAEs); taken and wiped when it is a restart notice.
     func claim(_ id: RequestID, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard !stopped, bytes.count == relayBytes, saeBoxes.contains(id.source), saeBoxes.contains(directory.node) else {
-            return false
+        guard !stopped, saeBoxes.contains(id.source), saeBoxes.contains(directory.node) else { return false }
+        if bytes.count == noticeBytes && id.source != directory.node {
+            restarted(id.source)
+            return true
         }
+        guard bytes.count == relayBytes else { return false }
         if held.insert(id, key: bytes, now: monotonicNow()) {
             metrics.heldRelays.record(held.count)
         } else {
@@ -88,6 +106,47 @@ public final class KeyDeliveryCore: @unchecked Sendable {
             logger.warning("relayed key for a slave SAE refused: table full", metadata: ["relay": "\(id)", "held": "\(held.count)"])
         }
         return true
+    }
+
+    /// Box `box` (re)started: the relays of every stock toward it are wiped (its copies are gone) and
+    /// the stocks refill.
+    func restarted(_ box: NodeID) {
+        metrics.noticesReceived.increment()
+        var wiped = 0
+        for stock in stocks.values where stock.slave.node == box {
+            wiped += stock.flush()
+            report(stock)
+            // Not from here: the claim runs while the node handles the engine's events, and a new
+            // request would make the node handle them again.
+            loop.assumeIsolated().execute { [self] in topUp(stock) }
+        }
+        logger.notice("box restarted: stocks toward it wiped", metadata: ["box": "\(box.rawValue)", "bytes": "\(wiped)"])
+    }
+
+    /// Sends this start's restart notice to `box`, again after a failure (links still coming up) with a
+    /// delay that doubles from 100 ms up to 5 s, at most ``noticeAttempts`` times.
+    func sendNotice(to box: NodeID) {
+        guard !stopped else { return }
+        let attempt = (noticesPending[box] ?? 0) + 1
+        noticesPending[box] = attempt
+        node.requestRelay(to: box, bytes: noticeBytes) { [self] result in
+            switch result {
+            case .success:
+                noticesPending[box] = nil
+                metrics.noticesSent.increment()
+                logger.info("restart notice delivered", metadata: ["box": "\(box.rawValue)", "attempts": "\(attempt)"])
+            case .failure(let failure):
+                guard attempt < Self.noticeAttempts else {
+                    noticesPending[box] = nil
+                    logger.warning(
+                        "restart notice not delivered; that box may hand out keys from before this start",
+                        metadata: ["box": "\(box.rawValue)", "reason": "\(failure)"])
+                    return
+                }
+                let delay = min(5_000, 100 << min(attempt - 1, 6))
+                _ = loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay))) { [self] in sendNotice(to: box) }
+            }
+        }
     }
 
     func stock(master: SAERegistration, slave: SAERegistration) -> PairStock {

@@ -94,7 +94,10 @@ public final class KeyDeliveryServer: Sendable {
                             return
                         }
                         let sync = channel.pipeline.syncOperations
-                        try sync.addHandler(NIOSSLServerHandler(context: server.tls))
+                        try sync.addHandler(
+                            RevocationCheck.handler(context: server.tls, revoked: server.core.directory.revoked) {
+                                server.core.metrics.revokedRefused.increment()
+                            })
                         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
                         try sync.addHandler(
                             ETSIChannelHandler(core: server.core, limits: limits, requestTimeout: timeout, kmeNames: kmeNames))

@@ -143,4 +143,12 @@ final class PairStock {
     }
 
     func removeDoneWaiters() { waiters.removeAll { $0.done } }
+
+    /// Wipes every relay in stock (the slave's box restarted and lost its copies); waiting requests and
+    /// relays in flight stay. Returns the bytes wiped.
+    func flush() -> Int {
+        let bytes = storedBytes
+        relays.removeAll()
+        return bytes
+    }
 }

@@ -1,4 +1,5 @@
 import AKRPConfig
+import AKRPEngine
 import AKRPManagement
 import NIOCore
 import NIOPosix
@@ -46,11 +47,26 @@ final class ManagementServer: @unchecked Sendable {
     var socketPath = ""
     /// The state dump being read in chunks (AKRP group), made at offset 0.
     var dump: [UInt8] = []
+    /// The transport of the packet being handled (`socket`, `udp`, `serial`), nil between packets:
+    /// the key commands answer only on the Unix socket.
+    private(set) var currentTransport: String?
+    /// The copy of a key that a key-get answer carries; wiped as soon as the answer is encoded.
+    var secretScratch: [UInt8] = []
+    /// Key requests made over SMP whose outcome has not been read (AKRP group, commands 1 and 2).
+    var keyRequests = SMPKeyRequests(capacity: 256)
 
     init(node: RelayNode) { self.node = node }
 
     /// The answer to one packet from `transport`, nil when it is dropped.
+    /// The caller wipes the answer once it is written (it may carry a key).
     func handle(_ packet: [UInt8], via transport: String) -> [UInt8]? {
+        currentTransport = transport
+        defer {
+            currentTransport = nil
+            // The dispatcher has let go of the answer's fields: this array is the only reference left.
+            secretScratch.withUnsafeMutableBytes { wipe($0) }
+            secretScratch = []
+        }
         switch dispatcher.handle(packet) {
         case .success(let answer): return answer
         case .failure(let why):

@@ -1,3 +1,4 @@
+import AKRPEngine
 import AKRPManagement
 import NIOCore
 
@@ -27,8 +28,9 @@ final class SMPStreamHandler: ChannelInboundHandler {
             guard pending.count >= SMPHeader.size + length else { return }
             let packet = Array(pending[0..<(SMPHeader.size + length)])
             pending.removeFirst(SMPHeader.size + length)
-            if let answer = server.handle(packet, via: "socket") {
+            if var answer = server.handle(packet, via: "socket") {
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: answer)), promise: nil)
+                answer.withUnsafeMutableBytes { wipe($0) }
             }
         }
     }

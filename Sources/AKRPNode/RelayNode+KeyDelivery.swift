@@ -33,11 +33,29 @@ extension RelayNode {
         completion: @escaping (Result<(RequestID, UnsafeRawBufferPointer), RelayFailure>) -> Void
     ) {
         loop.preconditionInEventLoop()
-        guard !shuttingDown, !stopped else { return completion(.failure(.shuttingDown)) }
+        let started = startRelay(to: destination, bytes: bytes) { id, result in
+            switch result {
+            case .success(let key): completion(.success((id, key)))
+            case .failure(let failure): completion(.failure(failure))
+            }
+        }
+        if case .failure(let refusal) = started { completion(.failure(refusal)) }
+    }
+
+    /// Starts an end-to-end relay of `bytes` bytes (rounded up to whole units) to `destination` and returns
+    /// its request ID, or why it was refused (then `completion` is never called). Once started,
+    /// `completion` runs on the loop exactly once with the request's ID, as for
+    /// ``requestRelay(to:bytes:completion:)`` (the key bytes valid only during the call).
+    func startRelay(
+        to destination: NodeID, bytes: Int,
+        completion: @escaping (RequestID, Result<UnsafeRawBufferPointer, RelayFailure>) -> Void
+    ) -> Result<RequestID, RelayFailure> {
+        guard !shuttingDown, !stopped else { return .failure(.shuttingDown) }
         let unitSize = configuration.engine.unitSize
         let units = (bytes + unitSize - 1) / unitSize
         guard bytes >= 1, units <= configuration.engine.maxRequestUnits else {
-            return completion(.failure(.refused("\(bytes) bytes is more than the largest request")))
+            counters.requestsRefused += 1
+            return .failure(.refused("\(bytes) bytes is more than the largest request"))
         }
         let now = clock.now()
         let id: RequestID
@@ -45,27 +63,41 @@ extension RelayNode {
             id = try engine.request(destination: destination, units: units, now: now, outbox: outbox)
         } catch {
             counters.requestsRefused += 1
-            return completion(.failure(.refused("\(error)")))
+            return .failure(.refused(Self.refusalText(error, destination: destination)))
         }
         counters.requestsAccepted += 1
         pendingRequests[id] = PendingRequest(
             keyLength: units * unitSize, deadline: now &+ configuration.keyStore.requestTimeout
         ) { id, key, status in
             if let key, status == 0 {
-                completion(.success((id, UnsafeRawBufferPointer(rebasing: key.bytes[0..<min(bytes, key.count)]))))
+                completion(id, .success(UnsafeRawBufferPointer(rebasing: key.bytes[0..<min(bytes, key.count)])))
             } else {
                 let reason =
                     status == KeyResponseStatus.timedOut.rawValue ? "timed out"
                     : status == KeyResponseStatus.shuttingDown.rawValue ? "the box is shutting down"
                     : (FailReason(rawValue: status).map { "\($0)" } ?? "status \(status)")
-                completion(.failure(.failed(reason)))
+                completion(id, .failure(.failed(reason)))
             }
         }
         finishStep(now: now)
+        return .success(id)
+    }
+
+    /// Why the engine refused to start a request, in an operator's words.
+    static func refusalText(_ error: RequestError, destination: NodeID) -> String {
+        switch error {
+        case .unknownDestination: "box \(destination.rawValue) is not in this box's topology"
+        case .destinationIsSelf: "box \(destination.rawValue) is this box"
+        case .badSize: "the key size is not a whole number of units within the largest request"
+        case .tableFull: "the reservation table is full (too many requests in flight)"
+        case .noRoute: "no route to box \(destination.rawValue) (links down or no key)"
+        }
     }
 
     /// Installs the claim offered every key delivered here as a destination (before the key store): it
-    /// returns true when it keeps a copy of the key. Call on ``loop``; nil removes it.
+    /// returns true when it keeps a copy of the key. Call on ``loop``; nil removes it. The claim runs while
+    /// the node handles the engine's events: it must not call back into the node (``requestRelay(to:bytes:completion:)``
+    /// would make the node handle the same events again) — defer such work with `loop.execute`.
     public func setRelayClaim(_ claim: ((RequestID, UnsafeRawBufferPointer) -> Bool)?) {
         loop.preconditionInEventLoop()
         relayClaim = claim

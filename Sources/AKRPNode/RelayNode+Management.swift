@@ -128,6 +128,7 @@ extension RelayNode {
         d.register(group: SMPGroup.settings, command: 2, write: { [self] _ in settingsCommit() })
         // AKRP group: state dump in chunks
         d.register(group: SMPGroup.akrp, command: 0, read: { [self] r in dumpChunk(r) })
+        registerKeyCommands(d)
         registerImageGroup(d)
     }
 

@@ -15,13 +15,13 @@ struct AKRPCtl: ParsableCommand {
         ]
     )
 
-    /// Options that name the box (`--socket PATH`, `--timeout S`) may come before the subcommand, as in
+    /// Options that name the box (`--socket`, `--timeout`, `--smp-socket`, `--smp-timeout`, `--port`, `--udp`) may come before the subcommand, as in
     /// `akrpctl --socket /run/akrpd/control.sock stats`; they belong to the subcommands, so they are
     /// moved behind the subcommand's name before parsing.
     static func main() {
         var arguments = Array(CommandLine.arguments.dropFirst())
         var leading: [String] = []
-        while let first = arguments.first, ["--socket", "--timeout"].contains(where: { first == $0 || first.hasPrefix($0 + "=") }) {
+        while let first = arguments.first, ["--socket", "--timeout", "--smp-socket", "--smp-timeout", "--port", "--udp"].contains(where: { first == $0 || first.hasPrefix($0 + "=") }) {
             leading.append(arguments.removeFirst())
             if !first.contains("="), !arguments.isEmpty { leading.append(arguments.removeFirst()) }
         }

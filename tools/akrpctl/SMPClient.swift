@@ -45,8 +45,19 @@ struct SMPConnectionOptions: ParsableArguments {
 
 /// An SMP error answer, or a transport failure, said so that an operator knows what to check.
 struct SMPClientError: Error, CustomStringConvertible {
+    /// A version-2 group error: the group and its own code.
+    struct GroupError: Equatable {
+        var group: UInt16
+        var code: UInt64
+    }
+
     var description: String
-    init(_ text: String) { description = text }
+    /// Set when the box answered a group error.
+    var groupError: GroupError?
+    init(_ text: String, groupError: GroupError? = nil) {
+        description = text
+        self.groupError = groupError
+    }
 }
 
 /// A blocking SMP client: one request out, the answer with the same sequence number in.
@@ -96,7 +107,11 @@ final class SMPClient {
             place = path
             transport = .stream
             do throws(ControlClientError) { fd = try ControlClient.connectSocket(path) } catch {
-                throw SMPClientError("\(error) (is akrpd running with its management interface? --smp-socket, --port, --udp)")
+                if case .system(_, "connect", let code) = error, code == ENOENT || code == ECONNREFUSED {
+                    throw SMPClientError(
+                        "no box listens on \(path) (is akrpd running? name its management interface with --smp-socket, --port or --udp)")
+                }
+                throw SMPClientError("\(error)")
             }
         }
     }
@@ -135,7 +150,10 @@ final class SMPClient {
                     throw SMPClientError("the box answered SMP error \(rc) (\(name)) to group \(group) command \(command)")
                 }
                 if let err = value["err"], let rc = err["rc"]?.unsignedValue, rc != 0 {
-                    throw SMPClientError("the box answered group \(err["group"]?.unsignedValue ?? UInt64(group)) error \(rc)")
+                    let errorGroup = err["group"]?.unsignedValue ?? UInt64(group)
+                    throw SMPClientError(
+                        "the box answered group \(errorGroup) error \(rc)",
+                        groupError: SMPClientError.GroupError(group: UInt16(clamping: errorGroup), code: rc))
                 }
                 return value
             }
