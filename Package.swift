@@ -94,7 +94,7 @@ var targets: [Target] = [
         swiftSettings: strict),
     .testTarget(
         name: "AKRPNodeTests",
-        dependencies: ["AKRPNode", "AKRPConfig", "AKRPEngine", "AKRPWire", "AKRPKeySource"],
+        dependencies: ["AKRPNode", "AKRPConfig", "AKRPEngine", "AKRPWire", "AKRPKeySource", "AKRPDevice"],
         swiftSettings: strict),
     // MARK: management (issue 10): SMP (MCUmgr) core, sans-I/O — CBOR, header, serial framing, dispatch, MCUboot container
     .target(name: "AKRPManagement", dependencies: ["AKRPKeySource"], swiftSettings: strict),

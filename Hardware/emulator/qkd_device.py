@@ -6,12 +6,7 @@ import struct
 import sys
 import time
 
-import gi
-
 from qkd_keystream import unit_bytes  # the one definition of the emulated stream
-
-gi.require_version("UMockdev", "1.0")
-from gi.repository import GLib  # noqa: E402
 
 from qkd_usb_interface import (  # noqa: E402
     CONFIG_CHUNK_SIZE, CONFIG_MAX_LENGTH, EP_EVENT_IN, EP_KEY_IN, ERR_BAD_CONFIG, ERR_BAD_LENGTH,
@@ -183,8 +178,10 @@ class Device:
         setup = bytes(buffer_data.retrieve()[:8]) if urb_type == URB_TYPE_CONTROL and buffer_data else b""
         urb = Urb(urb_data, buffer_data, urb_type, endpoint, length, setup)
         if urb_type == URB_TYPE_CONTROL:
-            self.control(urb)
-            conn.completed.append(urb)
+            if self.control(urb):
+                conn.completed.append(urb)
+            else:
+                conn.pending.append(urb)  # never answered: the client's timeout discards it
         elif urb_type in (URB_TYPE_BULK, URB_TYPE_INTERRUPT) and endpoint in (EP_KEY_IN, EP_EVENT_IN):
             conn.pending.append(urb)
         else:
@@ -272,6 +269,7 @@ class Device:
 
     # --- control requests ---
     def control(self, urb):
+        """Handles a control request; returns False when the device does not answer it (a hung device)."""
         request_type, request, value, index, length = struct.unpack("<BBHHH", urb.setup)
         data = bytes(urb.buffer_data.retrieve()[8: 8 + length]) if (request_type & 0x80) == 0 and length else b""
         urb.status = 0
@@ -283,14 +281,20 @@ class Device:
             reply = self.vendor(request, value, data)
         else:
             reply = None
+        if reply is HUNG:
+            return False
+        if reply is UNPLUGGED:
+            urb.status, urb.actual = -ESHUTDOWN, 0
+            return True
         if reply is None:
             urb.status, urb.actual = -EPIPE, 0
-            return
+            return True
         if request_type & 0x80:
             reply = reply[:length]
             urb.payload, urb.actual = reply, len(reply)
         else:
             urb.actual = len(data)
+        return True
 
     def descriptor(self, kind, number):
         if kind == 1:
@@ -316,6 +320,9 @@ class Device:
                                 local, 0x00010000, self.link.rate_bps)
                     + self.serial.encode("ascii")[:32].ljust(32, b"\0"))
         if request == REQ_GET_STATUS:
+            if self.faults.get("hang-status"):
+                del self.faults["hang-status"]
+                return HUNG
             unit_size = config["unit_size"] if config else 32
             state = 2 if not self.link.up else (1 if self.streaming else 0)
             alarms = (1 if self.alarm_qber else 0) | (2 if self.units_lost else 0) | (4 if config is None else 0)
@@ -377,9 +384,12 @@ class Device:
                 return None
             limit = self.faults.get("interrupt-config-write")
             if limit is not None and received >= limit:
+                # Pulled out while the chunk is on the wire: the device is gone before it answers, and
+                # the request completes as the kernel completes it then (-ESHUTDOWN: no device).
                 del self.faults["interrupt-config-write"]
-                GLib.idle_add(lambda: self.emulator.locked(self.emulator.unplug, self) and False)
-                return None
+                self.write = None
+                self.emulator.unplug(self, mid_transfer=True)
+                return UNPLUGGED
             staged += data
             self.write[2] = received + 1
             return b""
@@ -406,3 +416,7 @@ class Device:
 
 
 ENODATA = 61
+# A vendor request's answer when the device was unplugged while handling it (see Device.control).
+UNPLUGGED = object()
+# A vendor request the device never answers (fault hang-status).
+HUNG = object()

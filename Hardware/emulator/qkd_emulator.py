@@ -179,7 +179,7 @@ class Emulator:
             kind = rest[1]
             if kind == "interrupt-config-write":
                 device.faults[kind] = int(rest[2])
-            elif kind in ("stall", "corrupt", "unplug-mid-transfer", "fail-claim"):
+            elif kind in ("stall", "corrupt", "unplug-mid-transfer", "fail-claim", "hang-status"):
                 device.faults[kind] = True
             else:
                 raise ValueError("unknown fault " + kind)

@@ -2,9 +2,19 @@ import AKRPConfig
 
 /// A fixed-size latency histogram (log-linear buckets: 16 per power of two, ≤ 6.25 % relative error),
 /// allocated once; recording is a few integer operations. Values in nanoseconds.
+///
+/// Besides the log-linear buckets (for quantiles) it counts values exactly against fixed bounds
+/// (``bucketBounds``, Prometheus-style `le` buckets): a value equal to a bound counts in that bound's bucket.
 struct LatencyHistogram {
     private static let subBuckets = 16
     private var counts = [UInt64](repeating: 0, count: 64 * LatencyHistogram.subBuckets)
+    /// The upper bounds of the exported buckets, microseconds: 50 µs … 2.5 s; a last bucket (+Inf) takes the rest.
+    static let bucketBounds: [UInt64] = [
+        50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
+    ]
+    /// Values per fixed bucket (not cumulative): index i counts values in (bound[i-1], bound[i]]; the last counts
+    /// values above every bound.
+    private var boundCounts = [UInt64](repeating: 0, count: LatencyHistogram.bucketBounds.count + 1)
     private(set) var total: UInt64 = 0
     private(set) var maximum: UInt64 = 0
 
@@ -26,6 +36,9 @@ struct LatencyHistogram {
 
     mutating func record(_ nanoseconds: UInt64) {
         counts[Self.bucket(nanoseconds)] += 1
+        var i = 0
+        while i < Self.bucketBounds.count && nanoseconds > Self.bucketBounds[i] &* 1000 { i += 1 }
+        boundCounts[i] += 1
         total += 1
         if nanoseconds > maximum { maximum = nanoseconds }
     }
@@ -50,5 +63,18 @@ struct LatencyHistogram {
             ("count", .unsigned(total)), ("p50_us", us(quantile(0.5))), ("p90_us", us(quantile(0.9))),
             ("p99_us", us(quantile(0.99))), ("p999_us", us(quantile(0.999))), ("max_us", us(maximum)),
         ])
+    }
+
+    /// Cumulative counts at the fixed bounds, Prometheus style: `(name suffix, values ≤ bound)`, suffixes
+    /// `le_50us` … `le_2500000us`, then `le_inf` (= ``total``).
+    var cumulativeBuckets: [(String, UInt64)] {
+        var out: [(String, UInt64)] = []
+        out.reserveCapacity(boundCounts.count)
+        var running: UInt64 = 0
+        for (i, c) in boundCounts.enumerated() {
+            running += c
+            out.append((i < Self.bucketBounds.count ? "le_\(Self.bucketBounds[i])us" : "le_inf", running))
+        }
+        return out
     }
 }

@@ -23,12 +23,23 @@ final class LinkFeed {
     var unitsDelivered: UInt64 = 0
     var errors: UInt64 = 0
     var exhausted = false
+    // MARK: device health (LinkFeed+Health.swift)
+    /// Units delivered over a recent window (every kind of source).
+    var rateWindow = KeyRateWindow()
+    /// QBER, alarms, state and event counts of a USB device.
+    var health = DeviceHealth()
+    /// Reads a USB device's status off the loop (nil for other sources).
+    let statusPoller: DeviceStatusPoller?
+    /// When the next status read is due, and when the next event check is due without a signal.
+    var nextStatusRead: Nanoseconds = 0
+    var nextEventCheck: Nanoseconds = 0
 
     init(neighbour: NodeID, description: String, source: any KeySource, sink: EnginePoolSink) {
         self.neighbour = neighbour
         self.description = description
         self.source = source
         self.sink = sink
+        statusPoller = (source as? USBKeySource).map { DeviceStatusPoller(serial: $0.serial) }
     }
 
     /// The highest unit index the link's device can have produced by `now`, as far as the box can know:
@@ -45,6 +56,7 @@ final class LinkFeed {
 
     /// Releases the device (USB): waits for its transfers; never call on the device's event thread.
     func close() {
+        statusPoller?.stop()  // no status read runs on a device being closed
         if let usb = source as? USBKeySource { usb.close() }
     }
 

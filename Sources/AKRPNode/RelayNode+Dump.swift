@@ -59,6 +59,10 @@ extension RelayNode {
                             ("kind", .string(feed?.description ?? "none")), ("state", .string(feed?.state ?? "none")),
                             ("units_delivered", .unsigned(feed?.unitsDelivered ?? 0)), ("errors", .unsigned(feed?.errors ?? 0)),
                             ("last_error", .string(feed?.lastError ?? "")),
+                            (
+                                "health",
+                                .object((feed?.healthFields(now: now, unitSize: configuration.engine.unitSize) ?? []).map { ($0.0, .unsigned($0.1)) })
+                            ),
                         ])
                     ),
                     (

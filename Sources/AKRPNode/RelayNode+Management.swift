@@ -204,6 +204,8 @@ extension RelayNode {
                     f.append(("\(label)_\(name)_us", h.quantile(q) / 1000))
                 }
                 f.append(("\(label)_max_us", h.maximum / 1000))
+                // Cumulative `le` buckets at fixed bounds (LatencyHistogram.bucketBounds), Prometheus style.
+                for (suffix, count) in h.cumulativeBuckets { f.append(("\(label)_\(suffix)", count)) }
             }
             return f
         case "smp":
@@ -269,6 +271,8 @@ extension RelayNode {
                     ("failed_calls", c.failedCalls),
                 ]
             }
+            // Device health: measured key rate; for USB QBER, alarms, state, event counts (LinkFeed+Health.swift).
+            fields += feed?.healthFields(now: now, unitSize: configuration.engine.unitSize) ?? []
             return fields
         default:
             return nil

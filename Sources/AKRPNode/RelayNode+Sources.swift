@@ -94,6 +94,7 @@ extension RelayNode {
         guard !stopped else { return }
         let now = clock.now()
         for feed in feeds.values {
+            feed.healthTick(now: now, logger: logger)  // device health: rate samples, events, status reads
             guard feed.signalled || (feed.nextPoll.map { $0 <= now } ?? false) else { continue }
             let before = feed.state
             let delivered = feed.poll(now: now)

@@ -140,6 +140,17 @@ struct DumpCommand: ParsableCommand {
 
 /// The human summary of a dump.
 enum DumpSummary {
+    /// A link source's health column: measured key rate; for a USB device QBER and the alarms raised.
+    static func health(_ h: [String: Any]) -> String {
+        func value(_ key: String) -> UInt64? { (h[key] as? NSNumber)?.uint64Value }
+        var fields: [(String, UInt64)] = []
+        for key in ["measured_key_rate_bps", "qber_ppm", "alarm_qber", "alarm_units_lost", "alarm_configuration_invalid"] {
+            if let v = value(key) { fields.append((key, v)) }
+        }
+        guard let line = StatisticsRendering.healthLine(fields) else { return "-" }
+        return line
+    }
+
     static func render(_ doc: [String: Any]) -> String {
         func n(_ any: Any?) -> String { any.map { "\($0)" } ?? "?" }
         var out = "node \(n(doc["node"])) '\(n(doc["name"]))', incarnation \(n(doc["incarnation"])), up \(n(doc["uptime_ms"])) ms\n"
@@ -154,10 +165,11 @@ enum DumpSummary {
                 "\(n(pool["head"]))…\(n(pool["tail"]))", n(l["high_water_mark"]), n(pool["available_delivered"]),
                 n(pool["held"]), "\(n(frames["sent"]))/\(n(frames["received"]))",
                 "\(n(frames["forged"]))/\(n(frames["unverifiable"]))", n(source["state"]),
+                DumpSummary.health(source["health"] as? [String: Any] ?? [:]),
             ])
         }
         out += deviceTable(
-            ["LINK", "CONNECTED", "UP", "POOL HEAD…TAIL", "MARK", "AVAILABLE", "HELD", "FRAMES OUT/IN", "FORGED/UNVERIFIABLE", "SOURCE"],
+            ["LINK", "CONNECTED", "UP", "POOL HEAD…TAIL", "MARK", "AVAILABLE", "HELD", "FRAMES OUT/IN", "FORGED/UNVERIFIABLE", "SOURCE", "KEY RATE, QBER, ALARMS"],
             rows) + "\n"
         if let e = doc["engine"] as? [String: Any] {
             out += "engine: \(n(e["requests_started"])) requests started, \(n(e["requests_failed"])) failed, "

@@ -163,7 +163,9 @@ struct DeviceFlashCommand: ParsableCommand {
             throw failure
         } catch DeviceError.unplugged(let serial) {
             throw DeviceCommandFailure(
-                "flash interrupted: device \(serial) went away; its previous configuration stays in force (nothing was committed)")
+                "flash interrupted: device \(serial) was unplugged (disconnected) during the write; a configuration is only in "
+                    + "force once committed, so the previous one stays unless the commit was reached — plug it in again and "
+                    + "check with `akrpctl device info --serial \(serial)`")
         } catch DeviceError.verificationFailed(let reason) {
             throw DeviceCommandFailure("flash committed but not verified: \(reason); check with `akrpctl device info`")
         } catch {

@@ -68,7 +68,7 @@ enum SMPStatistics {
         }
         var out = ""
         for (name, fields) in groups {
-            out += "[\(name)]\n" + deviceTable(["COUNTER", "VALUE"], fields.map { [$0.0, "\($0.1)"] }) + "\n"
+            out += StatisticsRendering.render(group: name, fields)
         }
         return out
     }
