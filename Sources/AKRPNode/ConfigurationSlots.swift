@@ -150,32 +150,8 @@ public final class ConfigurationSlots: @unchecked Sendable {
         }
     }
 
-    /// Temporary file, write, fsync, rename over the target, fsync the directory.
+    /// Replaces `path` durably (``DurableFile``): a power cut at any byte leaves the old or the new file.
     static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws(StateStoreError) {
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw .system(path: temporary, call: "open", code: errno) }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = errno
-                close(fd)
-                throw .system(path: temporary, call: "write", code: e)
-            }
-            written += n
-        }
-        if fsync(fd) != 0 {
-            let e = errno
-            close(fd)
-            throw .system(path: temporary, call: "fsync", code: e)
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else { throw .system(path: path, call: "rename", code: errno) }
-        let d = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard d >= 0 else { throw .system(path: directory, call: "open", code: errno) }
-        defer { close(d) }
-        guard fsync(d) == 0 else { throw .system(path: directory, call: "fsync", code: errno) }
+        try DurableFile.replace(path, in: directory, with: bytes, temporarySuffix: ".tmp", mode: 0o640)
     }
 }

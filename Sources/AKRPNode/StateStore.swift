@@ -129,33 +129,7 @@ final class StateStore {
         for (peer, value) in marks.sorted(by: { $0.key < $1.key }) {
             text += "mark \(peer.rawValue) \(value)\n"
         }
-        let temporary = path + ".new"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .system(path: temporary, call: "open", code: errno) }
-        var bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                close(fd)
-                throw .system(path: temporary, call: "write", code: code)
-            }
-            written += n
-        }
-        bytes.removeAll()
-        if fsync(fd) != 0 {
-            let code = errno
-            close(fd)
-            throw .system(path: temporary, call: "fsync", code: code)
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else { throw .system(path: path, call: "rename", code: errno) }
-        let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dir >= 0 else { throw .system(path: directory, call: "open", code: errno) }
-        defer { close(dir) }
-        guard fsync(dir) == 0 else { throw .system(path: directory, call: "fsync", code: errno) }
+        try DurableFile.replace(path, in: directory, with: Array(text.utf8), temporarySuffix: ".new", mode: 0o600)
         writes += 1
     }
 }
