@@ -1,3 +1,5 @@
+import AKRPConfig
+
 /// Standard base64 (RFC 4648 §4, with padding) of key bytes into a byte array the caller wipes: key
 /// material never passes through a `String`.
 enum Base64 {
@@ -55,8 +57,8 @@ enum ETSIResponse {
         sourceKME: String, targetKME: String, master: String, slave: String, keySize: Int, storedKeyCount: Int,
         maxKeyCount: Int, maxKeyPerRequest: Int, maxKeySize: Int, minKeySize: Int
     ) -> String {
-        "{\"source_KME_ID\":\(JSONText.quoted(sourceKME)),\"target_KME_ID\":\(JSONText.quoted(targetKME)),"
-            + "\"master_SAE_ID\":\(JSONText.quoted(master)),\"slave_SAE_ID\":\(JSONText.quoted(slave)),"
+        "{\"source_KME_ID\":\(JSONValue.quoted(sourceKME)),\"target_KME_ID\":\(JSONValue.quoted(targetKME)),"
+            + "\"master_SAE_ID\":\(JSONValue.quoted(master)),\"slave_SAE_ID\":\(JSONValue.quoted(slave)),"
             + "\"key_size\":\(keySize),\"stored_key_count\":\(storedKeyCount),\"max_key_count\":\(maxKeyCount),"
             + "\"max_key_per_request\":\(maxKeyPerRequest),\"max_key_size\":\(maxKeySize),\"min_key_size\":\(minKeySize),"
             + "\"max_SAE_ID_count\":0}"

@@ -1,3 +1,5 @@
+import AKRPConfig
+
 /// An ETSI GS QKD 014 error answer: the HTTP status and the standard's error object, `message` and
 /// `details` (an array of objects naming what was wrong).
 public struct ETSIError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -39,36 +41,11 @@ public struct ETSIError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The standard's error object as JSON.
     public var json: String {
-        var out = "{\"message\":" + JSONText.quoted(message) + ",\"details\":["
+        var out = "{\"message\":" + JSONValue.quoted(message) + ",\"details\":["
         for (i, d) in details.enumerated() {
             if i > 0 { out += "," }
-            out += "{" + JSONText.quoted(d.0) + ":" + JSONText.quoted(d.1) + "}"
+            out += "{" + JSONValue.quoted(d.0) + ":" + JSONValue.quoted(d.1) + "}"
         }
         return out + "]}"
-    }
-}
-
-/// JSON text writing helpers.
-enum JSONText {
-    /// A JSON string literal for `s` (quotes, backslashes and control characters escaped).
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = Array("0123456789abcdef")
-                    out += "\\u00" + String(hex[Int(u.value >> 4)]) + String(hex[Int(u.value & 15)])
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
     }
 }
