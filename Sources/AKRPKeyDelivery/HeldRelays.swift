@@ -66,13 +66,8 @@ final class HeldRelays {
     /// Takes the key named by `id` for the pair (`master`, `slave`): checks its binding tag, hands it out
     /// once and wipes it here.
     func take(_ id: KeyID, master: String, slave: String) -> Result<SecretBytes, Refusal> {
-        guard let held = relays[id.relay], id.offset >= KeyID.bindingBytes, id.offset + id.length <= held.key.count,
-            !held.taken.contains(id.offset)
-        else { return .failure(.unknown) }
-        let tag = KeyID.bindingTag(
-            binding: UnsafeRawBufferPointer(rebasing: held.key.bytes[0..<KeyID.bindingBytes]), master: master, slave: slave,
-            offset: id.offset, length: id.length)
-        guard tag == id.tag else { return .failure(.notForThisPair) }
+        if case .failure(let refusal) = check(id, master: master, slave: slave) { return .failure(refusal) }
+        guard let held = relays[id.relay] else { return .failure(.unknown) }
         let piece = held.key.bytes[id.offset..<(id.offset + id.length)]
         let key = SecretBytes(copying: UnsafeRawBufferPointer(rebasing: piece))
         wipe(UnsafeMutableRawBufferPointer(rebasing: piece))
