@@ -32,6 +32,36 @@ struct GF64Tests {
         }
     }
 
+    /// The multiplication (Karatsuba over integer products with holes) against the schoolbook definition,
+    /// one bit of `b` at a time, on random operands and on the sparse and dense ones where carries would
+    /// show first.
+    @Test func agreesWithSchoolbookProduct() {
+        func schoolbook(_ a: UInt64, _ b: UInt64) -> UInt64 {
+            var low: UInt64 = 0
+            var high: UInt64 = 0
+            for i in 0..<64 where (b >> UInt64(i)) & 1 == 1 {
+                low ^= a << UInt64(i)
+                if i > 0 { high ^= a >> UInt64(64 - i) }
+            }
+            // Reduce bit by bit from the top: x^(64+k) = x^k · (x^4 + x^3 + x + 1).
+            for k in stride(from: 63, through: 0, by: -1) where (high >> UInt64(k)) & 1 == 1 {
+                high ^= 1 << UInt64(k)
+                for t in [0, 1, 3, 4] {
+                    let e = k + t
+                    if e < 64 { low ^= 1 << UInt64(e) } else { high ^= 1 << UInt64(e - 64) }
+                }
+            }
+            return low
+        }
+        var rng = SplitMix64(seed: 11)
+        var operands: [UInt64] = [0, 1, .max, 0x8000_0000_0000_0000, 0xffff_ffff, 0xffff_ffff_0000_0000]
+        operands += (0..<64).map { 1 << UInt64($0) }
+        operands += (0..<64).map { _ in rng.next() }
+        for a in operands {
+            for b in operands { #expect(GF64.multiply(a, b) == schoolbook(a, b), "\(a) · \(b)") }
+        }
+    }
+
     /// Necessary conditions of Rabin's irreducibility test for the modulus: x^(2^64) = x, x^(2^32) ≠ x.
     @Test func modulusBehavesIrreducible() {
         var y: UInt64 = 2
