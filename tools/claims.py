@@ -2,7 +2,7 @@
 """Checks AKRP's claims for ONE configuration against each baseline, from an `akrp-sim run --json` sweep.
 
 usage: tools/claims.py RESULTS.json [--config akrp] [--variants] [--saturation 1.0] [--moderate 0.6]
-                       [--frontier FRONTIER.json] [--seeds MORE.json ...]
+                       [--frontier FRONTIER.json] [--seeds MORE.json ...] [--default-budget-ms 900]
 
 A deployment runs one configuration, so a claim is made for one named configuration (`--config`, default
 `akrp`: the simulator's default AKRP settings) against each baseline (hop-by-hop, rsvp) separately — never
@@ -178,9 +178,10 @@ def main():
     config = option(args, "--config", "akrp")
     saturation = float(option(args, "--saturation", "1.0"))
     moderate = float(option(args, "--moderate", "0.6"))
-    if not any(r["protocol"] == config for r in rows) and any(r["protocol"] == config + "@2000ms" for r in rows):
-        # A budget sweep: the default configuration is the one with the default budget (2,000 ms).
-        config += "@2000ms"
+    default_budget = option(args, "--default-budget-ms", "900")
+    if not any(r["protocol"] == config for r in rows) and any(r["protocol"] == f"{config}@{default_budget}ms" for r in rows):
+        # A budget sweep: the default configuration is the one with the default budget (900 ms).
+        config += f"@{default_budget}ms"
     if not any(r["protocol"] == config for r in rows):
         names = sorted({r["protocol"] for r in rows})
         print(f"claims: no results of configuration '{config}' in {args[0]} (it has: {', '.join(names)})",

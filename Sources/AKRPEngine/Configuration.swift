@@ -21,7 +21,10 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// Maximum neighbours (links) of one node.
     public var maxNeighbours: Int = 16
     /// How long a request may wait for future key from its arrival: the admission latency budget.
-    public var latencyBudget: Nanoseconds = 2_000_000_000
+    /// The default bounds waiting at overload (with ``etaDeviations`` = 2): chosen on the NSFNET sweep of
+    /// docs/SIMULATOR.md ("Default admission") as the one setting whose mean and p99 latency stay at or
+    /// below rsvp's from load 0.6 up while its throughput stays within noise of rsvp's at overload.
+    public var latencyBudget: Nanoseconds = 900_000_000
     /// How long a reservation may stay unconfirmed or uncommitted before it is abandoned.
     public var lease: Nanoseconds = 4_000_000_000
     /// After commit: how long past the expected completion a node waits for key before discarding.
@@ -78,8 +81,11 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var yieldMargin: Nanoseconds = 20_000_000
     /// ETAs of future units assume each key block comes `etaDeviations` typical deviations later than the
     /// smoothed period (0 = the smoothed period). Larger values admit fewer requests that would finish
-    /// late: lower latency, lower throughput (see docs/SIMULATOR.md).
-    public var etaDeviations: Double = 0
+    /// late: lower latency, lower throughput (see docs/SIMULATOR.md). The default, 2, ties the admitted
+    /// wait to the link's observed block pattern: a unit counts as arriving in time only if it would even
+    /// when its block comes two typical deviations late, so a request is not admitted on key that
+    /// usually, but not reliably, comes within its budget.
+    public var etaDeviations: Double = 2
     /// Own delivered units per link that requests never take, so that frames can always be authenticated
     /// with pool key (`Engine.takeAuthenticationKey`). 0 when the shell does not authenticate frames
     /// (simulations); a box that authenticates its frames should keep a few (e.g. 16).

@@ -31,7 +31,7 @@ struct Run: ParsableCommand {
     @Option(
         name: .customLong("budget-ms"),
         help: "AKRP latency budget, ms, or a comma list (e.g. 500,1000,2000): each AKRP protocol then runs once per budget, named protocol@Bms, and --plot draws the latency–throughput frontier.")
-    var budgetMs = "2000"
+    var budgetMs = String(EngineConfiguration().latencyBudget / 1_000_000)
     @Option(
         name: .customLong("detour-budget-ms"),
         help: "AKRP: a path longer than the direct one may only take key arriving within this many ms (off = whole budget).")
@@ -47,7 +47,7 @@ struct Run: ParsableCommand {
     @Option(
         name: .customLong("eta-deviations"),
         help: "AKRP ETAs plan for key blocks this many typical deviations late (0…10).")
-    var etaDeviations: Double = 0
+    var etaDeviations: Double = EngineConfiguration().etaDeviations
     @Option(name: .customLong("link-state-ms"), help: "AKRP link-state refresh, ms (announcements also on level-band changes; 0 = off).") var linkStateMs: Double = 10000
     @Option(name: .customLong("processing-us"), help: "Processing time per message per node, µs.") var processingUs: Double = 50
     @Option(name: .customLong("bound-bps"), help: "Flow bound (bit/s) from tools/flow-bound.py; default: computed here.")

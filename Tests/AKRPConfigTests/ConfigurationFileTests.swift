@@ -113,7 +113,7 @@ struct AKRPCtlConfigTests {
         #expect(object?["node"] as? Int == 2)
         let engine = object?["engine"] as? [String: Any]
         #expect(engine?["authenticationReserve"] as? Int == 16)
-        #expect(engine?["latencyBudgetNanoseconds"] as? Int == 2_000_000_000)
+        #expect(engine?["latencyBudgetNanoseconds"] as? Int == 900_000_000)
         let neighbours = object?["neighbours"] as? [[String: Any]]
         #expect(neighbours?.count == 2)
         #expect((neighbours?.first?["source"] as? [String: Any])?["kind"] as? String == "simulated")

@@ -26,7 +26,7 @@ enum Fixtures {
         max-neighbours = 16
         paths = 1
         adaptive-multipath = no
-        latency-budget-ms = 2000
+        latency-budget-ms = 900
         lease-ms = 4000
         completion-grace-ms = 4000
         branch-window-ms = 50
@@ -42,7 +42,7 @@ enum Fixtures {
         borrowing = yes
         yield = yes
         yield-margin-ms = 20
-        eta-deviations = 0
+        eta-deviations = 2
         authentication-reserve = 16
 
         [keys]

@@ -320,7 +320,11 @@ struct YieldTests {
 struct AdmissionTests {
     /// Square 1-2-3 (direct, 2 hops) and 1-4-5-3 (detour, 3 hops). Link 2-3 is too slow to deliver a unit
     /// within the 2 s budget; the detour's links deliver one unit a second.
-    func detourNetwork(detourBudget: Nanoseconds?, detourKey: Int) throws -> (ManualNetwork, RequestID) {
+    /// The detour's links make one unit a second, so its first future unit is about 1 s away: a test that
+    /// wants it reserved passes a latency `budget` above that.
+    func detourNetwork(
+        detourBudget: Nanoseconds?, detourKey: Int, budget: Nanoseconds? = nil
+    ) throws -> (ManualNetwork, RequestID) {
         func l(_ a: UInt32, _ b: UInt32, _ rate: Double) -> TopologyLink {
             TopologyLink(a: NodeID(a), b: NodeID(b), unitsPerSecond: rate, delay: 1_000_000)
         }
@@ -330,6 +334,7 @@ struct AdmissionTests {
         var c = ProtocolScenarioTests.config()
         c.keyAwareRouting = false
         c.detourBudget = detourBudget
+        if let budget { c.latencyBudget = budget }
         let net = try ManualNetwork(topology: t, configuration: c)
         net.run()
         net.supplyKey(link: LinkID(NodeID(1), NodeID(2)), count: 16)
@@ -353,7 +358,7 @@ struct AdmissionTests {
 
     @Test("detour admission off: the detour reserves future key within the whole budget")
     func detourUnrestricted() throws {
-        let (net, id) = try detourNetwork(detourBudget: nil, detourKey: 0)
+        let (net, id) = try detourNetwork(detourBudget: nil, detourKey: 0, budget: 2_000_000_000)
         #expect(net.failures[id] == nil)
         let accepted = net.events.first { $0.event.kind == .requestAccepted && $0.event.request == id }
         #expect(accepted?.event.path.description == "1>4>5>3")

@@ -19,12 +19,12 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let out = try run([
             "run", "--topology", "nsfnet", "--protocols", "akrp,rsvp", "--load", "0.8,1.2", "--routing", "key-aware",
-            "--duration", "4", "--drain", "4", "--budget-ms", "500,2000", "--json", json, "--plot", directory.path,
+            "--duration", "4", "--drain", "4", "--budget-ms", "500,900", "--json", json, "--plot", directory.path,
             "--threads", "1",
         ])
         #expect(out.status == 0, "\(out.output)")
         let results = try String(contentsOfFile: json, encoding: .utf8)
-        for name in ["akrp@500ms", "akrp@2000ms", "rsvp"] {
+        for name in ["akrp@500ms", "akrp@900ms", "rsvp"] {
             // Two loads, one result each.
             #expect(results.components(separatedBy: "\"protocol\":\"\(name)\"").count - 1 == 2, "\(name)")
         }
@@ -33,7 +33,7 @@ import Testing
                 let svg = try String(
                     contentsOfFile: directory.appendingPathComponent("frontier-\(metric)-key-aware-load\(load).svg").path,
                     encoding: .utf8)
-                #expect(svg.contains(">500</text>") && svg.contains(">2000</text>") && svg.contains(">rsvp</text>"))
+                #expect(svg.contains(">500</text>") && svg.contains(">900</text>") && svg.contains(">rsvp</text>"))
             }
         }
         // tools/claims.py reads the same JSON: every claim row and the frontier verdict for each baseline.
@@ -43,7 +43,7 @@ import Testing
             [script, json, "--saturation", "1.0", "--frontier", json, "--seeds", json], executable: "/usr/bin/python3")
         #expect(claims.status == 0, "\(claims.output)")
         // One configuration (the default budget of a budget sweep) against each baseline, never a best-of.
-        #expect(claims.output.contains("## Claims of `akrp@2000ms` (one configuration) against each baseline"))
+        #expect(claims.output.contains("## Claims of `akrp@900ms` (one configuration) against each baseline"))
         #expect(claims.output.contains("| key-aware | 1.20 | throughput (bit/s) |"))
         #expect(claims.output.contains("| key-aware | 0.80 | wasted bits | 0 |"))
         #expect(!claims.output.contains("| key-aware | 0.80 | throughput"), "throughput is only claimed from saturation up")
@@ -57,7 +57,7 @@ import Testing
         #expect(claims.output.contains("(routing, load, seed, baseline) points."))
         // A configuration that is not in the file is refused, naming what is there.
         let missing = try run([script, json, "--config", "akrp-multipath"], executable: "/usr/bin/python3")
-        #expect(missing.status == 2 && missing.output.contains("akrp@2000ms"), "\(missing.output)")
+        #expect(missing.status == 2 && missing.output.contains("akrp@900ms"), "\(missing.output)")
     }
 
     @Test func malformedListsAreRefusedNamingTheOption() throws {

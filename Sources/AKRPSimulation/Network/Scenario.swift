@@ -51,7 +51,7 @@ public struct Scenario: Sendable {
     /// Processing time per message at a node (each node serves its messages one at a time).
     public var processing: Nanoseconds = 50_000
     /// AKRP admission latency budget.
-    public var latencyBudget: Nanoseconds = 2_000_000_000
+    public var latencyBudget: Nanoseconds = EngineConfiguration().latencyBudget
     /// AKRP detour admission (`EngineConfiguration.detourBudget`); `nil` lets detours use the whole budget.
     public var detourBudget: Nanoseconds? = 0
     /// AKRP link-state flood radius in hops (`EngineConfiguration.linkStateRadius`).
@@ -59,7 +59,7 @@ public struct Scenario: Sendable {
     /// AKRP multipath launches one branch when the best path has the key (`EngineConfiguration.adaptiveMultipath`).
     public var adaptiveMultipath = false
     /// AKRP ETAs plan for blocks this many typical deviations late (`EngineConfiguration.etaDeviations`).
-    public var etaDeviations: Double = 0
+    public var etaDeviations: Double = EngineConfiguration().etaDeviations
     /// AKRP link-state announcement interval (0 = off).
     public var linkStateInterval: Nanoseconds = 10_000_000_000
     /// AKRP record table size per node.
