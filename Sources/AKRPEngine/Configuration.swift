@@ -46,7 +46,12 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// Abort attempts before the units in doubt are discarded.
     public var abortAttempts: Int = 3
     /// Longest interval between two link-state announcements of a link (a refresh); 0 disables link state.
-    public var linkStateInterval: Nanoseconds = 10_000_000_000
+    /// Changes that matter to routing are announced when they happen (``linkStateCheckInterval``); the
+    /// refresh only repeats an unchanged level (for a node that restarted or lost a flood), so it can be
+    /// rare: every refresh floods the whole network, and at light load the floods of a 10 s refresh were
+    /// most of AKRP's frames (17 of 26 frames per delivered 4,096-bit request on NSFNET at load 0.2;
+    /// 60 s gives 13 frames, with identical deliveries — docs/SIMULATOR.md, "Authentication cost").
+    public var linkStateInterval: Nanoseconds = 60_000_000_000
     /// How often a node checks its links for a change worth announcing at once (triggered update): the
     /// free level moved to another band (none, under 4 units, under 16, more). Key-aware path costs only
     /// depend on the level when it is short of a request, so finer changes are not flooded. 0 = only the

@@ -48,7 +48,7 @@ struct Run: ParsableCommand {
         name: .customLong("eta-deviations"),
         help: "AKRP ETAs plan for key blocks this many typical deviations late (0…10).")
     var etaDeviations: Double = EngineConfiguration().etaDeviations
-    @Option(name: .customLong("link-state-ms"), help: "AKRP link-state refresh, ms (announcements also on level-band changes; 0 = off).") var linkStateMs: Double = 10000
+    @Option(name: .customLong("link-state-ms"), help: "AKRP link-state refresh, ms (announcements also on level-band changes; 0 = off).") var linkStateMs = Double(EngineConfiguration().linkStateInterval / 1_000_000)
     @Option(name: .customLong("processing-us"), help: "Processing time per message per node, µs.") var processingUs: Double = 50
     @Option(name: .customLong("bound-bps"), help: "Flow bound (bit/s) from tools/flow-bound.py; default: computed here.")
     var boundBps: Double?

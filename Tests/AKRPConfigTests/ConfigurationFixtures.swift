@@ -33,7 +33,7 @@ enum Fixtures {
         reroutes = 2
         retry-interval-ms = 200
         abort-attempts = 3
-        link-state-interval-ms = 10000    # 0 = off
+        link-state-interval-ms = 60000    # 0 = off
         link-state-check-ms = 100
         link-state-radius = 16
         nominal-rate-before-pattern = yes

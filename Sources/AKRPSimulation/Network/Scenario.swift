@@ -61,7 +61,7 @@ public struct Scenario: Sendable {
     /// AKRP ETAs plan for blocks this many typical deviations late (`EngineConfiguration.etaDeviations`).
     public var etaDeviations: Double = EngineConfiguration().etaDeviations
     /// AKRP link-state announcement interval (0 = off).
-    public var linkStateInterval: Nanoseconds = 10_000_000_000
+    public var linkStateInterval: Nanoseconds = EngineConfiguration().linkStateInterval
     /// AKRP record table size per node.
     public var recordCapacity = 1024
     /// AKRP open source requests per node.
