@@ -22,14 +22,13 @@ extension Engine {
     }
 
     func freeRecord(_ slot: Int) {
-        let r = records[slot]
-        if r.accumulator >= 0 {
-            let a = Int(r.accumulator)
+        let a = Int(records[slot].accumulator)
+        if a >= 0 {
             wipe(UnsafeMutableRawBufferPointer(rebasing: accumulators[(a * keyBytes)..<((a + 1) * keyBytes)]))
             accumulatorSlots.give(a)
         }
-        if r.pendingIndex >= 0 { removePending(slot) }
-        recordIndex.remove(r.request, r.branch)
+        if records[slot].pendingIndex >= 0 { removePending(slot) }
+        recordIndex.remove(records[slot].request, records[slot].branch)
         records[slot] = Record()
         recordSlots.give(slot)
     }
