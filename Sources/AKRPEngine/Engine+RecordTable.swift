@@ -10,14 +10,14 @@ extension Engine {
             return nil
         }
         if slot + 1 > recordHighWater { recordHighWater = slot + 1 }
-        var r = Record()
-        r.request = message.request
-        r.branch = message.branch
-        r.position = UInt8(position)
-        r.path = message.path
-        r.size = message.size
-        r.deadline = message.time
-        records[slot] = r
+        // Filled in place from the empty record (no second copy of the whole record).
+        records[slot] = Record.empty
+        records[slot].request = message.request
+        records[slot].branch = message.branch
+        records[slot].position = UInt8(position)
+        records[slot].path = message.path
+        records[slot].size = message.size
+        records[slot].deadline = message.time
         return slot
     }
 
@@ -29,7 +29,7 @@ extension Engine {
         }
         if records[slot].pendingIndex >= 0 { removePending(slot) }
         recordIndex.remove(records[slot].request, records[slot].branch)
-        records[slot] = Record()
+        records[slot] = Record.empty
         recordSlots.give(slot)
     }
 

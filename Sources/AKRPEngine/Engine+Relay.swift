@@ -97,7 +97,9 @@ extension Engine {
         while r < Int(units.runCount) {
             let run = units[r]
             let n = run.end > run.start ? Int(run.count) : 0
-            pool.consumeRun(start: run.start, count: n, holder: holderToken, xorInto: buffer, at: k * configuration.unitSize)
+            pool.consumeRun(
+                start: run.start, count: n, holder: holderToken, xorInto: buffer, at: k * configuration.unitSize,
+                checked: true)
             k += n
             r += 1
         }

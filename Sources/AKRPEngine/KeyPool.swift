@@ -238,21 +238,27 @@ public final class KeyPool {
             }
         }
         guard count <= room else { throw .full }
+        // One copy per contiguous stretch of the ring (at most two), then the units' bookkeeping in order.
         var k = 0
         while k < count {
-            let i = tail
-            let s = slot(i)
-            let dst = bytes.baseAddress! + s * unitSize
-            dst.copyMemory(from: source.baseAddress! + k * unitSize, byteCount: unitSize)
-            tail += 1
-            deliveredUnits += 1
-            let st = states[s]
-            if st == UnitState.discarded.rawValue {
-                wipeSlot(s)
-            } else if st == UnitState.available.rawValue {
-                availableDelivered += 1
+            let first = slot(tail)
+            let stretch = min(count - k, capacity - first)
+            (bytes.baseAddress! + first * unitSize).copyMemory(
+                from: source.baseAddress! + k * unitSize, byteCount: stretch * unitSize)
+            var j = 0
+            while j < stretch {
+                let s = first + j
+                tail += 1
+                deliveredUnits += 1
+                let st = states[s]
+                if st == UnitState.discarded.rawValue {
+                    wipeSlot(s)
+                } else if st == UnitState.available.rawValue {
+                    availableDelivered += 1
+                }
+                j += 1
             }
-            k += 1
+            k += stretch
         }
         advanceHead(limit: tail)
         return lost
@@ -368,14 +374,18 @@ public final class KeyPool {
     /// once. When a unit of the run is not delivered and bound to `holder`, or `target` is too small, the
     /// run goes through ``consume(_:holder:xorInto:at:)`` unit by unit instead, with its exact outcome.
     /// Returns whether every unit was consumed.
+    ///
+    /// The engine calls it right after checking every unit of the run with ``isConsumable(_:holder:)``
+    /// (`checked`): it does not check them a second time then.
     @discardableResult
     func consumeRun(
-        start: UnitIndex, count: Int, holder: UInt32, xorInto target: UnsafeMutableRawBufferPointer, at offset: Int
+        start: UnitIndex, count: Int, holder: UInt32, xorInto target: UnsafeMutableRawBufferPointer, at offset: Int,
+        checked: Bool = false
     ) -> Bool {
         guard count > 0 else { return true }
         var whole = offset >= 0 && offset + count * unitSize <= target.count
         var k = 0
-        while whole && k < count {
+        while whole && !checked && k < count {
             whole = isConsumable(start &+ UInt64(k), holder: holder)
             k += 1
         }

@@ -50,7 +50,15 @@ public struct EngineEvent: Sendable, Equatable {
     /// The path of the branch a key came over.
     public var path: Path = Path()
     /// An event of `kind` with every other field empty.
-    public init(kind: EngineEventKind) { self.kind = kind }
+    public init(kind: EngineEventKind) {
+        // A copy of an empty event built once: cheaper than building the inline arrays every time.
+        self = EngineEvent.empty
+        self.kind = kind
+    }
+
+    private init(emptyOfKind kind: EngineEventKind) { self.kind = kind }
+
+    private static let empty = EngineEvent(emptyOfKind: .inputRejected)
 }
 
 /// The typed reason an input was refused. Every refusal is counted by reason.
