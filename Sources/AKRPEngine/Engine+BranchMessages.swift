@@ -32,15 +32,15 @@ extension Engine {
             reject(.unknownRequest, outbox)
             return nil
         }
-        let r = records[slot]
-        let p = Int(r.position)
+        // Fields read in place: a copy of the whole record would cost more than the checks.
+        let p = Int(records[slot].position)
         if fromUpstream {
-            guard p >= 1, r.path[p - 1] == message.from, Int(message.hop) == p - 1 else {
+            guard p >= 1, records[slot].path[p - 1] == message.from, Int(message.hop) == p - 1 else {
                 reject(.wrongHop, outbox)
                 return nil
             }
         } else {
-            guard p < r.path.hops, r.path[p + 1] == message.from, Int(message.hop) == p else {
+            guard p < records[slot].path.hops, records[slot].path[p + 1] == message.from, Int(message.hop) == p else {
                 reject(.wrongHop, outbox)
                 return nil
             }

@@ -13,8 +13,9 @@ extension Engine {
         // Bind the final units; the downstream end decided the ones it owns.
         var r = 0
         while r < Int(message.units.runCount) {
-            var u = message.units[r].start
-            while u < message.units[r].end {
+            let run = message.units[r]
+            var u = run.start
+            while u < run.end {
                 let st = pool.state(u)
                 if !pool.inWindow(u) || st == .consumed || st == .discarded {
                     consistent = false
@@ -46,8 +47,9 @@ extension Engine {
         let old = records[slot].outUnits
         r = 0
         while r < Int(old.runCount) {
-            var u = old[r].start
-            while u < old[r].end {
+            let run = old[r]
+            var u = run.start
+            while u < run.end {
                 if !message.units.contains(u) && pool.holder(u) == holderToken {
                     // A refused unit of ours is gone at the peer — unless it lies past the window the
                     // peer could track, where the peer has never seen it.

@@ -10,27 +10,26 @@ extension Engine {
             return nil
         }
         if slot + 1 > recordHighWater { recordHighWater = slot + 1 }
-        var r = Record()
-        r.request = message.request
-        r.branch = message.branch
-        r.position = UInt8(position)
-        r.path = message.path
-        r.size = message.size
-        r.deadline = message.time
-        records[slot] = r
+        // Filled in place from the empty record (no second copy of the whole record).
+        records[slot] = Record.empty
+        records[slot].request = message.request
+        records[slot].branch = message.branch
+        records[slot].position = UInt8(position)
+        records[slot].path = message.path
+        records[slot].size = message.size
+        records[slot].deadline = message.time
         return slot
     }
 
     func freeRecord(_ slot: Int) {
-        let r = records[slot]
-        if r.accumulator >= 0 {
-            let a = Int(r.accumulator)
+        let a = Int(records[slot].accumulator)
+        if a >= 0 {
             wipe(UnsafeMutableRawBufferPointer(rebasing: accumulators[(a * keyBytes)..<((a + 1) * keyBytes)]))
             accumulatorSlots.give(a)
         }
-        if r.pendingIndex >= 0 { removePending(slot) }
-        recordIndex.remove(r.request, r.branch)
-        records[slot] = Record()
+        if records[slot].pendingIndex >= 0 { removePending(slot) }
+        recordIndex.remove(records[slot].request, records[slot].branch)
+        records[slot] = Record.empty
         recordSlots.give(slot)
     }
 

@@ -75,8 +75,9 @@ extension Engine {
         // All or nothing: every unit must be delivered and bound to this record, or none is used.
         var r = 0
         while r < Int(units.runCount) {
-            var u = units[r].start
-            while u < units[r].end {
+            let run = units[r]
+            var u = run.start
+            while u < run.end {
                 if !pool.isConsumable(u, holder: holderToken) {
                     counters.consistencyFaults += 1
                     if incoming {
@@ -90,15 +91,16 @@ extension Engine {
             }
             r += 1
         }
+        // Run by run: one wipe per stretch of the pool's ring instead of one per unit.
         var k = 0
         r = 0
         while r < Int(units.runCount) {
-            var u = units[r].start
-            while u < units[r].end {
-                pool.consume(u, holder: holderToken, xorInto: buffer, at: k * configuration.unitSize)
-                k += 1
-                u += 1
-            }
+            let run = units[r]
+            let n = run.end > run.start ? Int(run.count) : 0
+            pool.consumeRun(
+                start: run.start, count: n, holder: holderToken, xorInto: buffer, at: k * configuration.unitSize,
+                checked: true)
+            k += n
             r += 1
         }
         counters.unitsConsumed += UInt64(k)
@@ -164,9 +166,21 @@ extension Engine {
         let a = Int(records[slot].accumulator)
         guard a >= 0 else { return }
         let base = a * keyBytes
+        // Eight bytes at a time, then the rest byte by byte. Callers pass at most `keyBytes` bytes (the
+        // payload length was checked against the record's size); never more than one accumulator.
+        let count = min(payload.count, keyBytes)
+        guard count > 0 else { return }
+        let dst = accumulators.baseAddress! + base
+        let src = payload.baseAddress!
         var i = 0
-        while i < payload.count {
-            accumulators[base + i] ^= payload[i]
+        while i + 8 <= count {
+            let v = dst.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ src.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            dst.storeBytes(of: v, toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        while i < count {
+            let v = dst.load(fromByteOffset: i, as: UInt8.self) ^ src.load(fromByteOffset: i, as: UInt8.self)
+            dst.storeBytes(of: v, toByteOffset: i, as: UInt8.self)
             i += 1
         }
     }

@@ -238,21 +238,27 @@ public final class KeyPool {
             }
         }
         guard count <= room else { throw .full }
+        // One copy per contiguous stretch of the ring (at most two), then the units' bookkeeping in order.
         var k = 0
         while k < count {
-            let i = tail
-            let s = slot(i)
-            let dst = bytes.baseAddress! + s * unitSize
-            dst.copyMemory(from: source.baseAddress! + k * unitSize, byteCount: unitSize)
-            tail += 1
-            deliveredUnits += 1
-            let st = states[s]
-            if st == UnitState.discarded.rawValue {
-                wipeSlot(s)
-            } else if st == UnitState.available.rawValue {
-                availableDelivered += 1
+            let first = slot(tail)
+            let stretch = min(count - k, capacity - first)
+            (bytes.baseAddress! + first * unitSize).copyMemory(
+                from: source.baseAddress! + k * unitSize, byteCount: stretch * unitSize)
+            var j = 0
+            while j < stretch {
+                let s = first + j
+                tail += 1
+                deliveredUnits += 1
+                let st = states[s]
+                if st == UnitState.discarded.rawValue {
+                    wipeSlot(s)
+                } else if st == UnitState.available.rawValue {
+                    availableDelivered += 1
+                }
+                j += 1
             }
-            k += 1
+            k += stretch
         }
         advanceHead(limit: tail)
         return lost
@@ -358,6 +364,71 @@ public final class KeyPool {
         holders[s] = 0
         consumedUnits += 1
         wipeSlot(s)
+        advanceHead(limit: tail)
+        return true
+    }
+
+    /// Consumes `count` consecutive units from `start` for `holder` as ``consume(_:holder:xorInto:at:)``
+    /// does unit by unit (the unit at `start + k` XORed into `target` at `offset + k * unitSize`), but
+    /// wipes their bytes with one ``wipe(_:)`` per contiguous stretch of the ring and advances the head
+    /// once. When a unit of the run is not delivered and bound to `holder`, or `target` is too small, the
+    /// run goes through ``consume(_:holder:xorInto:at:)`` unit by unit instead, with its exact outcome.
+    /// Returns whether every unit was consumed.
+    ///
+    /// The engine calls it right after checking every unit of the run with ``isConsumable(_:holder:)``
+    /// (`checked`): it does not check them a second time then.
+    @discardableResult
+    func consumeRun(
+        start: UnitIndex, count: Int, holder: UInt32, xorInto target: UnsafeMutableRawBufferPointer, at offset: Int,
+        checked: Bool = false
+    ) -> Bool {
+        guard count > 0 else { return true }
+        var whole = offset >= 0 && offset + count * unitSize <= target.count
+        var k = 0
+        while whole && !checked && k < count {
+            whole = isConsumable(start &+ UInt64(k), holder: holder)
+            k += 1
+        }
+        guard whole else {
+            var all = true
+            k = 0
+            while k < count {
+                if !consume(start &+ UInt64(k), holder: holder, xorInto: target, at: offset + k * unitSize) { all = false }
+                k += 1
+            }
+            return all
+        }
+        let first = slot(start)
+        k = 0
+        while k < count {
+            var s = first + k
+            if s >= capacity { s -= capacity }
+            let src = UnsafeRawPointer(bytes.baseAddress! + s * unitSize)
+            let dst = target.baseAddress! + offset + k * unitSize
+            var b = 0
+            while b + 8 <= unitSize {
+                let v = dst.loadUnaligned(fromByteOffset: b, as: UInt64.self) ^ src.loadUnaligned(fromByteOffset: b, as: UInt64.self)
+                dst.storeBytes(of: v, toByteOffset: b, as: UInt64.self)
+                b += 8
+            }
+            while b < unitSize {
+                let v = dst.load(fromByteOffset: b, as: UInt8.self) ^ src.load(fromByteOffset: b, as: UInt8.self)
+                dst.storeBytes(of: v, toByteOffset: b, as: UInt8.self)
+                b += 1
+            }
+            states[s] = UnitState.consumed.rawValue
+            holders[s] = 0
+            k += 1
+        }
+        heldUnits -= count
+        consumedUnits += UInt64(count)
+        // The run's slots: up to the ring's end, then from its start (every unit is in the window, so
+        // `count` <= `capacity`).
+        let firstStretch = min(count, capacity - first)
+        wipe(UnsafeMutableRawBufferPointer(rebasing: bytes[(first * unitSize)..<((first + firstStretch) * unitSize)]))
+        if firstStretch < count {
+            wipe(UnsafeMutableRawBufferPointer(rebasing: bytes[0..<((count - firstStretch) * unitSize)]))
+        }
         advanceHead(limit: tail)
         return true
     }

@@ -131,9 +131,19 @@ public struct Message: Sendable, Equatable {
 
     /// A message of `kind` with every other field zero.
     public init(kind: MessageKind, from: NodeID = .none, to: NodeID = .none) {
+        // A copy of a zero message built once: cheaper than building the inline arrays every time.
+        self = Message.zero
         self.kind = kind
         self.from = from
         self.to = to
+    }
+
+    private static let zero = Message(zeroOfKind: .hello)
+
+    private init(zeroOfKind kind: MessageKind) {
+        self.kind = kind
+        from = .none
+        to = .none
         incarnation = 0
         peerIncarnation = 0
         sequence = 0

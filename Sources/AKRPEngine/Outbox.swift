@@ -50,7 +50,15 @@ public struct EngineEvent: Sendable, Equatable {
     /// The path of the branch a key came over.
     public var path: Path = Path()
     /// An event of `kind` with every other field empty.
-    public init(kind: EngineEventKind) { self.kind = kind }
+    public init(kind: EngineEventKind) {
+        // A copy of an empty event built once: cheaper than building the inline arrays every time.
+        self = EngineEvent.empty
+        self.kind = kind
+    }
+
+    private init(emptyOfKind kind: EngineEventKind) { self.kind = kind }
+
+    private static let empty = EngineEvent(emptyOfKind: .inputRejected)
 }
 
 /// The typed reason an input was refused. Every refusal is counted by reason.
@@ -112,19 +120,21 @@ public final class Outbox {
     public let eventCapacity: Int
     /// Bytes for key payloads and delivered keys.
     public let arenaCapacity: Int
+    /// The fill levels and drop counts live behind a pointer: a shell reads them after every engine call,
+    /// and as class properties each read from another module would be a run-time exclusivity check.
+    @usableFromInline let fill: UnsafeMutablePointer<OutboxFill>
     /// Messages written since the last ``clear()``.
-    public private(set) var messageCount = 0
+    @inlinable public var messageCount: Int { fill.pointee.messageCount }
     /// Events written since the last ``clear()``.
-    public private(set) var eventCount = 0
-    private var arenaUsed = 0
-    private let messages: UnsafeMutablePointer<Message>
-    private let payloadOffsets: UnsafeMutablePointer<Int>
-    private let events: UnsafeMutablePointer<EngineEvent>
-    private let arena: UnsafeMutableRawBufferPointer
+    @inlinable public var eventCount: Int { fill.pointee.eventCount }
+    @usableFromInline let messages: UnsafeMutablePointer<Message>
+    @usableFromInline let payloadOffsets: UnsafeMutablePointer<Int>
+    @usableFromInline let events: UnsafeMutablePointer<EngineEvent>
+    @usableFromInline let arena: UnsafeMutableRawBufferPointer
     /// Messages dropped because the outbox was full (they count as lost on the network).
-    public private(set) var droppedMessages: UInt64 = 0
+    public var droppedMessages: UInt64 { fill.pointee.droppedMessages }
     /// Events dropped because the outbox was full.
-    public private(set) var droppedEvents: UInt64 = 0
+    public var droppedEvents: UInt64 { fill.pointee.droppedEvents }
 
     /// Allocates the outbox once.
     public init(messageCapacity: Int, eventCapacity: Int, arenaBytes: Int) {
@@ -139,6 +149,8 @@ public final class Outbox {
         events.initialize(repeating: EngineEvent(kind: .inputRejected), count: eventCapacity)
         arena = .allocate(byteCount: max(arenaBytes, 1), alignment: 16)
         arena.initializeMemory(as: UInt8.self, repeating: 0)
+        fill = .allocate(capacity: 1)
+        fill.initialize(to: OutboxFill())
     }
 
     /// An outbox sized for `configuration`.
@@ -158,28 +170,33 @@ public final class Outbox {
         events.deinitialize(count: eventCapacity)
         events.deallocate()
         arena.deallocate()
+        fill.deallocate()
     }
 
     /// Empties the outbox and wipes the key bytes it carried.
     public func clear() {
-        if arenaUsed > 0 { wipe(UnsafeMutableRawBufferPointer(rebasing: arena[0..<arenaUsed])) }
-        messageCount = 0
-        eventCount = 0
-        arenaUsed = 0
+        let used = fill.pointee.arenaUsed
+        if used > 0 { wipe(UnsafeMutableRawBufferPointer(rebasing: arena[0..<used])) }
+        fill.pointee.messageCount = 0
+        fill.pointee.eventCount = 0
+        fill.pointee.arenaUsed = 0
     }
 
+    // The read accessors are inlinable so that a shell copies a message or an event once (from the
+    // outbox into its own storage), not twice through a returned temporary.
+
     /// The `i`-th message.
-    public func message(_ i: Int) -> Message { messages[i] }
+    @inlinable public func message(_ i: Int) -> Message { messages[i] }
 
     /// The key payload of the `i`-th message (empty for most kinds). Valid until ``clear()``.
-    public func payload(_ i: Int) -> UnsafeRawBufferPointer {
+    @inlinable public func payload(_ i: Int) -> UnsafeRawBufferPointer {
         let n = Int(messages[i].payloadLength)
         guard n > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(rebasing: arena[payloadOffsets[i]..<(payloadOffsets[i] + n)])
     }
 
     /// The `i`-th event.
-    public func event(_ i: Int) -> EngineEvent { events[i] }
+    @inlinable public func event(_ i: Int) -> EngineEvent { events[i] }
 
     /// Key bytes of a `keyDelivered` event. Valid until ``clear()``.
     public func keyBytes(of event: EngineEvent) -> UnsafeRawBufferPointer {
@@ -189,13 +206,13 @@ public final class Outbox {
     // MARK: engine side
 
     /// Whether `count` more bytes of arena are free.
-    func canReserve(_ count: Int) -> Bool { arenaUsed + count <= arenaCapacity }
+    func canReserve(_ count: Int) -> Bool { fill.pointee.arenaUsed + count <= arenaCapacity }
 
     /// Reserves `count` zeroed bytes of arena; nil when the arena is full.
     func reserveBytes(_ count: Int) -> (offset: Int, buffer: UnsafeMutableRawBufferPointer)? {
-        guard arenaUsed + count <= arenaCapacity else { return nil }
-        let off = arenaUsed
-        arenaUsed += count
+        let off = fill.pointee.arenaUsed
+        guard off + count <= arenaCapacity else { return nil }
+        fill.pointee.arenaUsed = off + count
         let buf = UnsafeMutableRawBufferPointer(rebasing: arena[off..<(off + count)])
         buf.initializeMemory(as: UInt8.self, repeating: 0)
         return (off, buf)
@@ -204,22 +221,35 @@ public final class Outbox {
     /// Appends a message whose payload (if any) lives at `payloadOffset`. Returns false when full.
     @discardableResult
     func push(_ m: Message, payloadOffset: Int = 0) -> Bool {
-        guard messageCount < messageCapacity else {
-            droppedMessages += 1
+        let n = fill.pointee.messageCount
+        guard n < messageCapacity else {
+            fill.pointee.droppedMessages += 1
             return false
         }
-        messages[messageCount] = m
-        payloadOffsets[messageCount] = payloadOffset
-        messageCount += 1
+        messages[n] = m
+        payloadOffsets[n] = payloadOffset
+        fill.pointee.messageCount = n + 1
         return true
     }
 
     func push(event e: EngineEvent) {
-        guard eventCount < eventCapacity else {
-            droppedEvents += 1
+        let n = fill.pointee.eventCount
+        guard n < eventCapacity else {
+            fill.pointee.droppedEvents += 1
             return
         }
-        events[eventCount] = e
-        eventCount += 1
+        events[n] = e
+        fill.pointee.eventCount = n + 1
     }
+}
+
+/// How full an ``Outbox`` is, and what it dropped.
+@usableFromInline
+struct OutboxFill {
+    @usableFromInline var messageCount = 0
+    @usableFromInline var eventCount = 0
+    var arenaUsed = 0
+    var droppedMessages: UInt64 = 0
+    var droppedEvents: UInt64 = 0
+    @usableFromInline init() {}
 }

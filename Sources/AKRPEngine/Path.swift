@@ -31,12 +31,16 @@ public struct Path: Hashable, Sendable, CustomStringConvertible {
     public func validate() throws(PathError) {
         guard nodeCount >= 2 else { throw .tooShort }
         guard nodeCount <= 17 else { throw .tooLong }
+        // Read through a span: the indices are below `nodeCount` <= 17, checked above.
+        let list = nodes.span
+        let n = Int(nodeCount)
         var i = 0
-        while i < Int(nodeCount) {
-            if nodes[i] == 0 { throw .invalidNode }
+        while i < n {
+            let x = list[unchecked: i]
+            if x == 0 { throw .invalidNode }
             var j = i + 1
-            while j < Int(nodeCount) {
-                if nodes[i] == nodes[j] { throw .loop }
+            while j < n {
+                if x == list[unchecked: j] { throw .loop }
                 j += 1
             }
             i += 1

@@ -39,6 +39,9 @@ struct Record {
 
     var isSource: Bool { position == 0 }
     var isDestination: Bool { Int(position) == path.hops }
+
+    /// A free record, built once: copying it is cheaper than building one (its inline arrays) every time.
+    static let empty = Record()
 }
 
 /// Branch state kept by the source.

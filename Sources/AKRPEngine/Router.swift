@@ -85,11 +85,13 @@ public final class Router {
                 if out[j] == p { duplicate = true }
                 j += 1
             }
-            // Penalise the links of this path so that the next search prefers disjoint ones.
-            var h = 0
-            while h < p.hops {
-                if let li = topology.linkIndex[p.link(h)] { penalty[li] += 1_000_000 }
-                h += 1
+            // Penalise the links of this path so that the next search prefers disjoint ones. The search's
+            // tree still holds the link of every hop (`prevLink`, walked from the destination back): no
+            // lookup by link name is needed (the topology has no parallel links, so it is the same link).
+            var y = d
+            while y != s {
+                penalty[Int(prevLink[y])] += 1_000_000
+                y = Int(prevNode[y])
             }
             if duplicate { continue }
             out[found] = p

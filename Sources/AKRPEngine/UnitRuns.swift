@@ -26,6 +26,13 @@ public struct UnitRuns: Hashable, Sendable, CustomStringConvertible {
 
     /// No units.
     public init() {
+        // A copy of an empty list built once: cheaper than building the inline array every time.
+        self = UnitRuns.none
+    }
+
+    private static let none = UnitRuns(emptyList: ())
+
+    private init(emptyList: Void) {
         runs = InlineArray(repeating: UnitRun(start: 0, count: 0))
         runCount = 0
     }

@@ -16,18 +16,27 @@ public final class LifecycleBench {
     let ring: UnsafeMutablePointer<Message>
     let payloadBytes: UnsafeMutableRawBufferPointer
     let maxPayload: Int
-    var head = 0
-    var count = 0
     let keyBuffer: UnsafeMutableRawBufferPointer
-    var deviceNext: [UInt64]
+    /// Next unit index each link end's device delivers (link l: low end at 2l, high end at 2l + 1).
+    let deviceNext: UnsafeMutablePointer<UInt64>
+    /// The driver's mutable counters live behind a pointer: class properties would cost a run-time
+    /// exclusivity check on every access, in the loop that is being measured.
+    let state: UnsafeMutablePointer<State>
     /// Units of key each request asks for.
     public let unitsPerRequest: Int
     /// Requests delivered at both ends so far.
-    public private(set) var delivered = 0
+    public var delivered: Int { state.pointee.delivered }
     /// Input events the engines handled so far.
-    public private(set) var events = 0
-    var time: Nanoseconds = 1_000_000
-    var pendingKeys = 0
+    public var events: Int { state.pointee.events }
+
+    /// The ring position, the delivery and event counts, and the clock of the driver.
+    struct State {
+        var head = 0
+        var count = 0
+        var delivered = 0
+        var events = 0
+        var time: Nanoseconds = 1_000_000
+    }
 
     /// Builds the line 1-2-3-4-5 with the default configuration and completes the link handshakes.
     public init(hops: Int = 4, unitsPerRequest: Int = 8) throws(ConfigurationError) {
@@ -54,9 +63,12 @@ public final class LifecycleBench {
         payloadBytes.initializeMemory(as: UInt8.self, repeating: 0)
         keyBuffer = .allocate(byteCount: c.poolCapacity * c.unitSize, alignment: 16)
         keyBuffer.initializeMemory(as: UInt8.self, repeating: 0xA5)
-        deviceNext = Array(repeating: 0, count: topology.links.count * 2)
+        deviceNext = .allocate(capacity: topology.links.count * 2)
+        deviceNext.initialize(repeating: 0, count: topology.links.count * 2)
+        state = .allocate(capacity: 1)
+        state.initialize(to: State())
         for i in 0..<engines.count {
-            engines[i].start(now: time, outbox: outbox)
+            engines[i].start(now: state.pointee.time, outbox: outbox)
             drain()
         }
         pump()
@@ -69,6 +81,8 @@ public final class LifecycleBench {
         ring.deallocate()
         payloadBytes.deallocate()
         keyBuffer.deallocate()
+        deviceNext.deallocate()
+        state.deallocate()
     }
 
     @inline(__always)
@@ -78,22 +92,22 @@ public final class LifecycleBench {
     func drain() {
         var k = 0
         while k < outbox.messageCount {
-            if count < ringCapacity {
-                let slot = (head + count) % ringCapacity
+            if state.pointee.count < ringCapacity {
+                let slot = (state.pointee.head + state.pointee.count) % ringCapacity
                 ring[slot] = outbox.message(k)
                 let p = outbox.payload(k)
                 if p.count > 0 {
                     UnsafeMutableRawBufferPointer(rebasing: payloadBytes[(slot * maxPayload)..<(slot * maxPayload + p.count)])
                         .copyMemory(from: p)
                 }
-                count += 1
+                state.pointee.count += 1
             }
             k += 1
         }
         var j = 0
         while j < outbox.eventCount {
             let e = outbox.event(j)
-            if e.kind == .keyDelivered && e.role == .destination { delivered += 1 }
+            if e.kind == .keyDelivered && e.role == .destination { state.pointee.delivered += 1 }
             j += 1
         }
         outbox.clear()
@@ -101,14 +115,16 @@ public final class LifecycleBench {
 
     /// Delivers every message in the ring.
     func pump() {
-        while count > 0 {
-            let m = ring[head]
-            let len = Int(m.payloadLength)
-            let p = UnsafeRawBufferPointer(rebasing: payloadBytes[(head * maxPayload)..<(head * maxPayload + len)])
-            head = (head + 1) % ringCapacity
-            count -= 1
-            engines[index(of: m.to)].receive(m, payload: p, now: time, outbox: outbox)
-            events += 1
+        while state.pointee.count > 0 {
+            // The message is handed to the engine from its ring slot (no copy of the value); the slot is
+            // only overwritten by the next `drain()`, after `receive` returned.
+            let h = state.pointee.head
+            let len = Int(ring[h].payloadLength)
+            let p = UnsafeRawBufferPointer(rebasing: payloadBytes[(h * maxPayload)..<(h * maxPayload + len)])
+            state.pointee.head = (h + 1) % ringCapacity
+            state.pointee.count -= 1
+            engines[index(of: ring[h].to)].receive(ring[h], payload: p, now: state.pointee.time, outbox: outbox)
+            state.pointee.events += 1
             drain()
         }
     }
@@ -123,10 +139,10 @@ public final class LifecycleBench {
             let bytes = UnsafeRawBufferPointer(rebasing: keyBuffer[0..<(units * configuration.unitSize)])
             do throws(KeyPoolError) {
                 try engines[index(of: node)].deliverKey(
-                    from: peer, index: deviceNext[l * 2 + end], bytes: bytes, now: time, outbox: outbox)
+                    from: peer, index: deviceNext[l * 2 + end], bytes: bytes, now: state.pointee.time, outbox: outbox)
                 deviceNext[l * 2 + end] += UInt64(units)
             } catch {}
-            events += 1
+            state.pointee.events += 1
             drain()
             end += 1
         }
@@ -135,14 +151,15 @@ public final class LifecycleBench {
     /// One complete request life cycle from node 1 to the last node. Returns the input events handled.
     @discardableResult
     public func runOneRequest() -> Int {
-        let before = events
-        let target = delivered + 1
-        time += 1_000
+        let before = state.pointee.events
+        let target = state.pointee.delivered + 1
+        state.pointee.time += 1_000
         do throws(RequestError) {
             _ = try engines[0].request(
-                destination: topology.nodes[topology.nodes.count - 1], units: unitsPerRequest, now: time, outbox: outbox)
+                destination: topology.nodes[topology.nodes.count - 1], units: unitsPerRequest,
+                now: state.pointee.time, outbox: outbox)
         } catch {}
-        events += 1
+        state.pointee.events += 1
         drain()
         pump()
         // Replace the key the request consumed, as the devices would.
@@ -152,7 +169,7 @@ public final class LifecycleBench {
             l += 1
         }
         pump()
-        precondition(delivered == target, "benchmark request was not delivered")
-        return events - before
+        precondition(state.pointee.delivered == target, "benchmark request was not delivered")
+        return state.pointee.events - before
     }
 }
