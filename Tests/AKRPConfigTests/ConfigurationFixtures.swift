@@ -34,7 +34,7 @@ enum Fixtures {
         retry-interval-ms = 200
         abort-attempts = 3
         link-state-interval-ms = 60000    # 0 = off
-        link-state-check-ms = 100
+        link-state-check-ms = 1000
         link-state-radius = 16
         nominal-rate-before-pattern = yes
         detour-budget-ms = 0              # a number, or 'off'
