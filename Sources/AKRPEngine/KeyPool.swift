@@ -346,19 +346,7 @@ public final class KeyPool {
             discard(index)
             return false
         }
-        let src = UnsafeRawPointer(bytes.baseAddress! + s * unitSize)
-        let dst = target.baseAddress! + offset
-        var b = 0
-        while b + 8 <= unitSize {
-            let v = dst.loadUnaligned(fromByteOffset: b, as: UInt64.self) ^ src.loadUnaligned(fromByteOffset: b, as: UInt64.self)
-            dst.storeBytes(of: v, toByteOffset: b, as: UInt64.self)
-            b += 8
-        }
-        while b < unitSize {
-            let v = dst.load(fromByteOffset: b, as: UInt8.self) ^ src.load(fromByteOffset: b, as: UInt8.self)
-            dst.storeBytes(of: v, toByteOffset: b, as: UInt8.self)
-            b += 1
-        }
+        xorSlot(s, into: target.baseAddress! + offset)
         heldUnits -= 1
         states[s] = UnitState.consumed.rawValue
         holders[s] = 0
@@ -366,6 +354,24 @@ public final class KeyPool {
         wipeSlot(s)
         advanceHead(limit: tail)
         return true
+    }
+
+    /// XORs the bytes of ring slot `s` into the `unitSize` bytes at `destination`, 8 bytes at a time.
+    @inline(__always)
+    private func xorSlot(_ s: Int, into destination: UnsafeMutableRawPointer) {
+        let source = UnsafeRawPointer(bytes.baseAddress! + s * unitSize)
+        var b = 0
+        while b + 8 <= unitSize {
+            let v = destination.loadUnaligned(fromByteOffset: b, as: UInt64.self)
+                ^ source.loadUnaligned(fromByteOffset: b, as: UInt64.self)
+            destination.storeBytes(of: v, toByteOffset: b, as: UInt64.self)
+            b += 8
+        }
+        while b < unitSize {
+            let v = destination.load(fromByteOffset: b, as: UInt8.self) ^ source.load(fromByteOffset: b, as: UInt8.self)
+            destination.storeBytes(of: v, toByteOffset: b, as: UInt8.self)
+            b += 1
+        }
     }
 
     /// Consumes `count` consecutive units from `start` for `holder` as ``consume(_:holder:xorInto:at:)``
@@ -403,19 +409,7 @@ public final class KeyPool {
         while k < count {
             var s = first + k
             if s >= capacity { s -= capacity }
-            let src = UnsafeRawPointer(bytes.baseAddress! + s * unitSize)
-            let dst = target.baseAddress! + offset + k * unitSize
-            var b = 0
-            while b + 8 <= unitSize {
-                let v = dst.loadUnaligned(fromByteOffset: b, as: UInt64.self) ^ src.loadUnaligned(fromByteOffset: b, as: UInt64.self)
-                dst.storeBytes(of: v, toByteOffset: b, as: UInt64.self)
-                b += 8
-            }
-            while b < unitSize {
-                let v = dst.load(fromByteOffset: b, as: UInt8.self) ^ src.load(fromByteOffset: b, as: UInt8.self)
-                dst.storeBytes(of: v, toByteOffset: b, as: UInt8.self)
-                b += 1
-            }
+            xorSlot(s, into: target.baseAddress! + offset + k * unitSize)
             states[s] = UnitState.consumed.rawValue
             holders[s] = 0
             k += 1
