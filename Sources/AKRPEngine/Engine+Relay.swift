@@ -2,6 +2,17 @@
 extension Engine {
     // MARK: commit
 
+    /// When a committed record stops waiting for its key (and, at the destination, for the relay shares)
+    /// and discards its units: its ETA plus `completionGrace`, but never later than its deadline plus
+    /// `completionGrace`. An ETA past the deadline — the estimate moved after admission, or the upstream
+    /// end's commit says so — must not hold the units for longer than the request's own budget allows: a
+    /// destination whose share from a relay was lost would otherwise wait out that ETA (the chaos check found
+    /// one 12–16 s past the deadline, after the drain).
+    func committedExpiry(_ slot: Int, now: Nanoseconds) -> Nanoseconds {
+        let due = min(records[slot].eta, max(records[slot].deadline, now))
+        return max(due, now) &+ configuration.completionGrace
+    }
+
     func handleCommit(
         _ message: Message, _ session: Int, payload: UnsafeRawBufferPointer, now: Nanoseconds, outbox: Outbox
     ) {
@@ -24,7 +35,7 @@ extension Engine {
         }
         records[slot].state = .committed
         records[slot].eta = max(records[slot].eta, message.time)
-        records[slot].expiry = max(records[slot].eta, now) &+ configuration.completionGrace
+        records[slot].expiry = committedExpiry(slot, now: now)
         noteTimer(records[slot].expiry)
         if records[slot].isDestination {
             xorIntoAccumulator(slot, payload)

@@ -168,7 +168,7 @@ extension Engine {
         sources[src].branchState[b] = .committed
         guard let slot = recordIndex.find(sources[src].request, UInt8(b)) else { return }
         records[slot].state = .committed
-        records[slot].expiry = max(records[slot].eta, now) &+ configuration.completionGrace
+        records[slot].expiry = committedExpiry(slot, now: now)
         noteTimer(records[slot].expiry)
         yieldDeliveredUnits(slot, Int(records[slot].outSession), now: now)
         counters.requestsAccepted += 1

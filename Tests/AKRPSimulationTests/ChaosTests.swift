@@ -22,6 +22,17 @@ struct ChaosTests {
         #expect(faultFree > 0)
     }
 
+    /// Seed 28589 (found by `tools/soak-chaos`): a relay's share to two destinations is lost, and their
+    /// committed records' ETAs had moved 12–16 s past the requests' deadlines; they waited that out and
+    /// still held units and records after the drain (invariant 3). A committed record now waits at most
+    /// until its deadline plus the completion grace.
+    @Test("a committed record whose relay share is lost gives up by its deadline, not a late ETA")
+    func lostShareAfterLateETA() {
+        let r = ChaosRun(seed: 28589).run()
+        #expect(r.violations.isEmpty, "\(r.violations.prefix(4))")
+        #expect(r.droppedMessages > 0)
+    }
+
     @Test("a seed replays exactly")
     func replay() {
         let a = ChaosRun(seed: 4242).run()
