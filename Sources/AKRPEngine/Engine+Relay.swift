@@ -177,23 +177,11 @@ extension Engine {
         let a = Int(records[slot].accumulator)
         guard a >= 0 else { return }
         let base = a * keyBytes
-        // Eight bytes at a time, then the rest byte by byte. Callers pass at most `keyBytes` bytes (the
-        // payload length was checked against the record's size); never more than one accumulator.
+        // Callers pass at most `keyBytes` bytes (the payload length was checked against the record's
+        // size); never more than one accumulator.
         let count = min(payload.count, keyBytes)
         guard count > 0 else { return }
-        let dst = accumulators.baseAddress! + base
-        let src = payload.baseAddress!
-        var i = 0
-        while i + 8 <= count {
-            let v = dst.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ src.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            dst.storeBytes(of: v, toByteOffset: i, as: UInt64.self)
-            i += 8
-        }
-        while i < count {
-            let v = dst.load(fromByteOffset: i, as: UInt8.self) ^ src.load(fromByteOffset: i, as: UInt8.self)
-            dst.storeBytes(of: v, toByteOffset: i, as: UInt8.self)
-            i += 1
-        }
+        xorBytes(into: accumulators.baseAddress! + base, from: payload.baseAddress!, count: count)
     }
 
     func tryFinishDestination(_ slot: Int, now: Nanoseconds, outbox: Outbox) {

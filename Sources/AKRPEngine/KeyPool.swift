@@ -356,22 +356,10 @@ public final class KeyPool {
         return true
     }
 
-    /// XORs the bytes of ring slot `s` into the `unitSize` bytes at `destination`, 8 bytes at a time.
+    /// XORs the bytes of ring slot `s` into the `unitSize` bytes at `destination`.
     @inline(__always)
     private func xorSlot(_ s: Int, into destination: UnsafeMutableRawPointer) {
-        let source = UnsafeRawPointer(bytes.baseAddress! + s * unitSize)
-        var b = 0
-        while b + 8 <= unitSize {
-            let v = destination.loadUnaligned(fromByteOffset: b, as: UInt64.self)
-                ^ source.loadUnaligned(fromByteOffset: b, as: UInt64.self)
-            destination.storeBytes(of: v, toByteOffset: b, as: UInt64.self)
-            b += 8
-        }
-        while b < unitSize {
-            let v = destination.load(fromByteOffset: b, as: UInt8.self) ^ source.load(fromByteOffset: b, as: UInt8.self)
-            destination.storeBytes(of: v, toByteOffset: b, as: UInt8.self)
-            b += 1
-        }
+        xorBytes(into: destination, from: UnsafeRawPointer(bytes.baseAddress! + s * unitSize), count: unitSize)
     }
 
     /// Consumes `count` consecutive units from `start` for `holder` as ``consume(_:holder:xorInto:at:)``
@@ -458,5 +446,23 @@ public final class KeyPool {
 
     @inline(__always) private func wipeSlot(_ s: Int) {
         wipe(UnsafeMutableRawBufferPointer(rebasing: bytes[(s * unitSize)..<((s + 1) * unitSize)]))
+    }
+}
+
+/// XORs `count` bytes at `source` into `destination`, eight bytes at a time, then byte by byte: the one
+/// XOR loop of the engine (consumption of units, relay-share accumulators).
+@inline(__always)
+func xorBytes(into destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count: Int) {
+    var b = 0
+    while b + 8 <= count {
+        let v = destination.loadUnaligned(fromByteOffset: b, as: UInt64.self)
+            ^ source.loadUnaligned(fromByteOffset: b, as: UInt64.self)
+        destination.storeBytes(of: v, toByteOffset: b, as: UInt64.self)
+        b += 8
+    }
+    while b < count {
+        let v = destination.load(fromByteOffset: b, as: UInt8.self) ^ source.load(fromByteOffset: b, as: UInt8.self)
+        destination.storeBytes(of: v, toByteOffset: b, as: UInt8.self)
+        b += 1
     }
 }
