@@ -49,6 +49,7 @@ public enum ConfigurationJSON {
                     ("yieldAtCommit", .bool(e.yieldAtCommit)),
                     ("yieldMarginNanoseconds", .unsigned(e.yieldMargin)),
                     ("etaDeviations", .real(e.etaDeviations)),
+                    ("deliveredHoldNanoseconds", .unsigned(e.deliveredHold)),
                     ("authenticationReserve", .signed(e.authenticationReserve)),
                 ])
             ),

@@ -49,6 +49,7 @@ extension ConfigurationText {
         yesNo("yield", e.yieldAtCommit)
         ms("yield-margin-ms", e.yieldMargin)
         line("eta-deviations", TextValue.formatReal(e.etaDeviations))
+        ms("delivered-hold-ms", e.deliveredHold)
         line("authentication-reserve", "\(e.authenticationReserve)")
 
         out += "\n[keys]\n"

@@ -78,6 +78,7 @@ struct ConfigurationChecker {
         if let detour = e.detourBudget { try duration(detour, Limits.duration, place: p, field: "detour-budget-ms") }
         try duration(e.yieldMargin, Limits.duration, place: p, field: "yield-margin-ms")
         try real(e.etaDeviations, Limits.etaDeviations, place: p, field: "eta-deviations")
+        try duration(e.deliveredHold, Limits.deliveredHold, place: p, field: "delivered-hold-ms")
         if e.authenticationReserve < 0 || e.authenticationReserve >= e.poolCapacity {
             throw .invalid(
                 place: p, field: "authentication-reserve",
@@ -115,7 +116,7 @@ struct ConfigurationChecker {
         "nominalRateBeforePattern": "nominal-rate-before-pattern", "detourBudget": "detour-budget-ms",
         "keyAwareRouting": "key-aware-routing", "borrowing": "borrowing", "yieldAtCommit": "yield",
         "yieldMargin": "yield-margin-ms", "etaDeviations": "eta-deviations",
-        "authenticationReserve": "authentication-reserve",
+        "authenticationReserve": "authentication-reserve", "deliveredHold": "delivered-hold-ms",
     ]
 
     // MARK: [keys], [peers]

@@ -120,60 +120,82 @@ extension ManagementSettings {
 // MARK: - image
 
 /// Optional sections after the fixed body of a configuration image: `tag:u8 length:u32 bytes`, each
-/// tag at most once. An image without them is the version-1 image it always was.
+/// tag at most once, in any order. An image without them is the version-1 image it always was; a section
+/// is written only when its settings differ from the defaults, and a missing one means the defaults.
 enum ConfigurationImageExtension: UInt8 {
+    /// `[management]`.
     case management = 0x4D
+    /// Engine settings added after version 1 of the image: `delivered-hold-ms` (u64 ns).
+    case engine = 0x45
 
     static func encode(_ c: NodeConfiguration, into w: inout ImageWriter) {
-        guard !c.management.isDefault else { return }
-        var m = ImageWriter()
-        m.string(c.management.socket)
-        m.bool(c.management.udp != nil)
-        m.string(c.management.udp?.host ?? "")
-        m.u16(c.management.udp?.port ?? 0)
-        m.bool(c.management.udpConfigured)
-        m.string(c.management.serial)
-        m.u64(c.management.confirmTimeout)
-        m.count(c.management.imageKeys.count)
-        for key in c.management.imageKeys { m.string(ManagementSettings.hex(key)) }
-        w.u8(management.rawValue)
-        w.count(m.bytes.count)
-        w.bytes += m.bytes
+        if !c.management.isDefault {
+            var m = ImageWriter()
+            m.string(c.management.socket)
+            m.bool(c.management.udp != nil)
+            m.string(c.management.udp?.host ?? "")
+            m.u16(c.management.udp?.port ?? 0)
+            m.bool(c.management.udpConfigured)
+            m.string(c.management.serial)
+            m.u64(c.management.confirmTimeout)
+            m.count(c.management.imageKeys.count)
+            for key in c.management.imageKeys { m.string(ManagementSettings.hex(key)) }
+            section(.management, m, into: &w)
+        }
+        if c.engine.deliveredHold != EngineConfiguration().deliveredHold {
+            var e = ImageWriter()
+            e.u64(c.engine.deliveredHold)
+            section(.engine, e, into: &w)
+        }
+    }
+
+    private static func section(_ tag: ConfigurationImageExtension, _ body: ImageWriter, into w: inout ImageWriter) {
+        w.u8(tag.rawValue)
+        w.count(body.bytes.count)
+        w.bytes += body.bytes
     }
 
     static func decode(_ r: inout ImageReader, into c: inout NodeConfiguration) throws(ConfigurationImageError) {
-        var seen = false
+        var seen: Set<UInt8> = []
         // Anything that is not a whole known section is left for the caller's "bytes left" check.
-        while r.remaining >= 5, r.bytes[r.offset] == management.rawValue {
+        while r.remaining >= 5, let kind = ConfigurationImageExtension(rawValue: r.bytes[r.offset]) {
             let at = r.offset
             let tag = try r.u8("extension")
             let length = try r.count("extension", maximum: r.remaining, itemSize: 1)
             let end = r.offset + length
-            guard tag == management.rawValue, !seen else {
-                throw r.malformed(at, "extension", "unknown or repeated section tag \(tag)")
+            guard seen.insert(tag).inserted else {
+                throw r.malformed(at, "extension", "repeated section tag \(tag)")
             }
-            seen = true
-            var m = ManagementSettings()
-            let max = ConfigurationImage.maximumStringBytes
-            m.socket = try r.string("management socket", maximum: max)
-            let hasUDP = try r.bool("management udp")
-            let host = try r.string("management udp", maximum: max)
-            let port = try r.u16("management udp")
-            m.udp = hasUDP ? NetworkAddress(host: host, port: port) : nil
-            m.udpConfigured = try r.bool("management udp")
-            m.serial = try r.string("management serial", maximum: max)
-            m.confirmTimeout = try r.u64("management confirm-timeout-s")
-            let keys = try r.count("management image-keys", maximum: 16, itemSize: 68)
-            for _ in 0..<keys {
-                let at = r.offset
-                let text = try r.string("management image-keys", maximum: 64)
-                guard let key = ManagementSettings.bytes(hex: text), key.count == 32 else {
-                    throw r.malformed(at, "management image-keys", "not a 32-byte key in hex")
-                }
-                m.imageKeys.append(key)
+            switch kind {
+            case .management: c.management = try decodeManagement(&r)
+            case .engine: c.engine.deliveredHold = try r.u64("delivered-hold-ms")
             }
-            guard r.offset == end else { throw r.malformed(r.offset, "management", "section length does not match its fields") }
-            c.management = m
+            guard r.offset == end else {
+                throw r.malformed(r.offset, kind == .management ? "management" : "engine", "section length does not match its fields")
+            }
         }
+    }
+
+    private static func decodeManagement(_ r: inout ImageReader) throws(ConfigurationImageError) -> ManagementSettings {
+        var m = ManagementSettings()
+        let max = ConfigurationImage.maximumStringBytes
+        m.socket = try r.string("management socket", maximum: max)
+        let hasUDP = try r.bool("management udp")
+        let host = try r.string("management udp", maximum: max)
+        let port = try r.u16("management udp")
+        m.udp = hasUDP ? NetworkAddress(host: host, port: port) : nil
+        m.udpConfigured = try r.bool("management udp")
+        m.serial = try r.string("management serial", maximum: max)
+        m.confirmTimeout = try r.u64("management confirm-timeout-s")
+        let keys = try r.count("management image-keys", maximum: 16, itemSize: 68)
+        for _ in 0..<keys {
+            let at = r.offset
+            let text = try r.string("management image-keys", maximum: 64)
+            guard let key = ManagementSettings.bytes(hex: text), key.count == 32 else {
+                throw r.malformed(at, "management image-keys", "not a 32-byte key in hex")
+            }
+            m.imageKeys.append(key)
+        }
+        return m
     }
 }

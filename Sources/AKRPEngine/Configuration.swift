@@ -96,6 +96,13 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// when its block comes two typical deviations late, so a request is not admitted on key that
     /// usually, but not reliably, comes within its budget.
     public var etaDeviations: Double = 2
+    /// How long a `delivered` notice (destination → source, §4.12 of docs/PROTOCOL.md) may wait at a node
+    /// for another message to the same neighbour to share its frame: the notice changes no state on its
+    /// way, so it rides with the next reserve, confirm, commit or fail on that link instead of costing a
+    /// frame (and its authentication key) of its own. At most `heldNoticesPerLink` wait per link; one more
+    /// sends them all. 0 = send at once. Only the source's `destinationConfirmed` comes later (a
+    /// local client of a box waits for it); no key, unit or record waits.
+    public var deliveredHold: Nanoseconds = 100_000_000
     /// Own delivered units per link that requests never take, so that frames can always be authenticated
     /// with pool key (`Engine.takeAuthenticationKey`). 0 when the shell does not authenticate frames
     /// (simulations); a box that authenticates its frames should keep a few (e.g. 16).
@@ -130,6 +137,7 @@ public struct EngineConfiguration: Sendable, Equatable {
             throw .invalid(field: "linkStateRadius", reason: "must be 1…16 hops")
         }
         if maxNeighbours < 1 { throw .invalid(field: "maxNeighbours", reason: "must be at least 1") }
+        if deliveredHold > 10_000_000_000 { throw .invalid(field: "deliveredHold", reason: "must be 0…10 s") }
     }
 }
 

@@ -10,6 +10,15 @@ extension Engine {
             h.combine(session.peerIncarnation)
             h.combine(session.sendSequence)
             h.combine(session.receiveSequence)
+            h.combine(session.heldCount)
+            var n = 0
+            while n < session.heldCount {
+                let m = held[k * Self.heldNoticesPerLink + n]
+                h.combine(m.request)
+                h.combine(m.branch)
+                h.combine(m.hop)
+                n += 1
+            }
         }
         for (session, pool) in pools.enumerated() {
             h.combine(session)

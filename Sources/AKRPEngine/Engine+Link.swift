@@ -102,6 +102,7 @@ extension Engine {
     func peerRestarted(_ session: Int, now: Nanoseconds, outbox: Outbox) {
         counters.peerRestarts += 1
         sessions[session].up = false
+        dropHeld(session)
         let n = pools[session].discardAll()
         if n > 0 {
             counters.unitsDiscarded += UInt64(n)

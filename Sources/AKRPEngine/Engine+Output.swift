@@ -11,9 +11,53 @@ extension Engine {
         outbox.push(event: e)
     }
 
-    /// Sends `message` to the neighbour of session index `session`, stamping the link header.
+    /// Sends `message` to the neighbour of session index `session`, stamping the link header. Notices held
+    /// for that neighbour (``sendLater(_:_:_:now:)``) leave first, in the same engine call: they share
+    /// the frame.
     @inline(__always)
     func send(_ message: inout Message, _ session: Int, _ outbox: Outbox, payloadOffset: Int = 0) {
+        if sessions[session].heldCount > 0 { releaseHeld(session, outbox) }
+        stampAndPush(&message, session, outbox, payloadOffset: payloadOffset)
+    }
+
+    /// Holds a `delivered` notice for session `session` until the next message to that neighbour, at most
+    /// `deliveredHold` (docs/PROTOCOL.md §4.12); sends it at once when holding is off.
+    func sendLater(_ message: inout Message, _ session: Int, _ outbox: Outbox, now: Nanoseconds) {
+        let hold = configuration.deliveredHold
+        guard hold > 0 else { return send(&message, session, outbox) }
+        var count = sessions[session].heldCount
+        if count == Self.heldNoticesPerLink {
+            releaseHeld(session, outbox)
+            count = 0
+        }
+        held[session * Self.heldNoticesPerLink + count] = message
+        sessions[session].heldCount = count + 1
+        if count == 0 {
+            sessions[session].heldDeadline = now &+ hold
+            noteTimer(sessions[session].heldDeadline)
+        }
+    }
+
+    /// Sends every notice held for session `session`, oldest first.
+    func releaseHeld(_ session: Int, _ outbox: Outbox) {
+        let count = sessions[session].heldCount
+        sessions[session].heldCount = 0
+        sessions[session].heldDeadline = .max
+        var k = 0
+        while k < count {
+            stampAndPush(&held[session * Self.heldNoticesPerLink + k], session, outbox, payloadOffset: 0)
+            k += 1
+        }
+    }
+
+    /// Forgets the notices held for session `session` (its peer restarted: they would reach a new run).
+    func dropHeld(_ session: Int) {
+        sessions[session].heldCount = 0
+        sessions[session].heldDeadline = .max
+    }
+
+    @inline(__always)
+    private func stampAndPush(_ message: inout Message, _ session: Int, _ outbox: Outbox, payloadOffset: Int) {
         sessions[session].sendSequence += 1
         message.from = node
         message.to = sessions[session].peer

@@ -215,7 +215,7 @@ extension Engine {
         d.branch = records[slot].branch
         d.hop = records[slot].position - 1
         d.path = records[slot].path
-        send(&d, session, outbox)
+        sendLater(&d, session, outbox, now: now)
         freeRecord(slot)
     }
 
@@ -246,7 +246,7 @@ extension Engine {
         guard let up = self.session(of: message.path[p - 1]) else { return reject(.notOnPath, outbox) }
         var f = message
         f.hop = UInt8(p - 1)
-        send(&f, up, outbox)
+        sendLater(&f, up, outbox, now: now)
     }
 
     // MARK: pending work

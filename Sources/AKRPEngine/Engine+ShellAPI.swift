@@ -187,6 +187,9 @@ extension Engine {
                 if sessions[i].helloDue <= now { sendHello(i, now: now, outbox: outbox) }
                 next = min(next, sessions[i].helloDue)
             }
+            if sessions[i].heldCount > 0 {
+                if sessions[i].heldDeadline <= now { releaseHeld(i, outbox) } else { next = min(next, sessions[i].heldDeadline) }
+            }
             i += 1
         }
         if configuration.linkStateInterval > 0 {
@@ -228,4 +231,11 @@ extension Engine {
     public var activeSourceRequests: Int { sourceSlots.inUse }
     /// Units proposed or bound across all pools.
     public var heldUnits: Int { pools.reduce(0) { $0 + $1.heldUnits } }
+
+    /// `delivered` notices waiting at this node to ride with the next message to `neighbour`
+    /// (``EngineConfiguration/deliveredHold``); 0 for a node that is not a neighbour.
+    public func heldNotices(toward neighbour: NodeID) -> Int {
+        guard let s = session(of: neighbour) else { return 0 }
+        return sessions[s].heldCount
+    }
 }

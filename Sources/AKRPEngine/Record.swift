@@ -109,4 +109,8 @@ struct Session {
     var blockDeviation: Double = 0
     var blockUnits: Double = 0
     var deliveries: UInt32 = 0
+    /// `delivered` notices waiting to ride with the next message to the peer (``Engine/sendLater``), and
+    /// when the first of them must leave anyway.
+    var heldCount = 0
+    var heldDeadline: Nanoseconds = .max
 }

@@ -34,6 +34,11 @@ public struct OppositeReservationsModel {
     public var mutation: EngineMutation = .none
     #endif
 
+    /// How long `delivered` notices wait for company (`EngineConfiguration.deliveredHold`). Time only
+    /// moves at the end, so with a hold the notices travel only with other messages during the
+    /// exploration (the default's behaviour); 0 explores every interleaving of sending them at once.
+    public var deliveredHold: UInt64 = EngineConfiguration().deliveredHold
+
     /// The default model (the one `akrp-sim explore` checks).
     public init() {}
 
@@ -51,6 +56,7 @@ public struct OppositeReservationsModel {
         c.latencyBudget = 10_000_000_000
         c.lease = 30_000_000_000
         c.completionGrace = 30_000_000_000
+        c.deliveredHold = deliveredHold
         return c
     }
 

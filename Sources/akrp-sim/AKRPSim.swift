@@ -74,9 +74,21 @@ struct Explore: ParsableCommand {
         abstract: "Exhaustively explore two requests reserving from opposite ends of a 3-node line.")
 
     @Flag(help: "Print the result as JSON.") var json = false
+    @Option(
+        name: .customLong("delivered-hold-ms"),
+        help: "How long delivered notices wait for other messages (0…10000 ms; 0 = sent at once, every interleaving).")
+    var deliveredHoldMs: Double = Double(EngineConfiguration().deliveredHold) / 1e6
+
+    func validate() throws {
+        guard deliveredHoldMs >= 0 && deliveredHoldMs <= 10_000 else {
+            throw ValidationError("--delivered-hold-ms must be 0…10000")
+        }
+    }
 
     func run() throws {
-        let r = OppositeReservationsModel().explore()
+        var model = OppositeReservationsModel()
+        model.deliveredHold = UInt64(deliveredHoldMs * 1e6)
+        let r = model.explore()
         if json {
             let list = r.violations.prefix(10).map { jsonString($0) }.joined(separator: ",")
             print(

@@ -76,6 +76,7 @@ extension Run {
             s.sourceCapacity = min(256, records)
             s.latencyBudget = UInt64(budgets[0] * 1e6)
             s.etaDeviations = etaDeviations
+            s.deliveredHold = UInt64(deliveredHoldMs * 1e6)
             s.adaptiveMultipath = adaptiveMultipath
             s.linkStateRadius = linkStateRadius
             s.detourBudget = detourBudgetMs == "off" ? nil : UInt64((Double(detourBudgetMs) ?? 0) * 1e6)

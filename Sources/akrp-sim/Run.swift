@@ -48,6 +48,10 @@ struct Run: ParsableCommand {
         name: .customLong("eta-deviations"),
         help: "AKRP ETAs plan for key blocks this many typical deviations late (0…10).")
     var etaDeviations: Double = EngineConfiguration().etaDeviations
+    @Option(
+        name: .customLong("delivered-hold-ms"),
+        help: "AKRP: how long a delivered notice may wait for another message to the same neighbour to share its frame (0…10000 ms; 0 = at once).")
+    var deliveredHoldMs: Double = Double(EngineConfiguration().deliveredHold) / 1e6
     @Option(name: .customLong("link-state-ms"), help: "AKRP link-state refresh, ms (announcements also on level-band changes; 0 = off).") var linkStateMs = Double(EngineConfiguration().linkStateInterval / 1_000_000)
     @Option(name: .customLong("processing-us"), help: "Processing time per message per node, µs.") var processingUs: Double = 50
     @Option(name: .customLong("bound-bps"), help: "Flow bound (bit/s) from tools/flow-bound.py; default: computed here.")
@@ -106,6 +110,9 @@ struct Run: ParsableCommand {
             throw ValidationError("--demand and --workload hotspot both choose the pairs: use --workload poisson or ppbp with --demand")
         }
         guard etaDeviations >= 0 && etaDeviations <= 10 else { throw ValidationError("--eta-deviations must be 0…10") }
+        guard deliveredHoldMs >= 0 && deliveredHoldMs <= 10_000 else {
+            throw ValidationError("--delivered-hold-ms must be 0…10000")
+        }
         guard WorkloadKind(rawValue: workload) != nil else { throw ValidationError("--workload must be poisson, ppbp or hotspot") }
         _ = try protocolList()
         _ = try routingList()

@@ -43,6 +43,7 @@ enum Fixtures {
         yield = yes
         yield-margin-ms = 20
         eta-deviations = 2
+        delivered-hold-ms = 100
         authentication-reserve = 16
 
         [keys]
@@ -193,6 +194,7 @@ enum Fixtures {
         c.engine.yieldMargin = 999_999
         c.engine.etaDeviations = 0.00001
         c.engine.authenticationReserve = 0
+        c.engine.deliveredHold = 10_000_000_000
         c.keyStore.capacity = 1_000_000
         c.keyStore.expiry = 1
         c.keyStore.requestTimeout = 2_500_000

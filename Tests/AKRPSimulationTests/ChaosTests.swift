@@ -61,9 +61,13 @@ struct ChaosTests {
 
 @Suite("Exhaustive check")
 struct ExhaustiveTests {
-    @Test("3-node line, two requests from opposite ends: every interleaving keeps all invariants")
-    func opposite() {
-        let r = OppositeReservationsModel().explore()
+    @Test(
+        "3-node line, two requests from opposite ends: every interleaving keeps all invariants",
+        arguments: [EngineConfiguration().deliveredHold, 0])
+    func opposite(hold: UInt64) {
+        var m = OppositeReservationsModel()
+        m.deliveredHold = hold
+        let r = m.explore()
         #expect(r.violations.isEmpty, "\(r.violations.prefix(3))")
         #expect(r.states > 1000)
         #expect(r.terminals > 0)

@@ -133,6 +133,7 @@ public final class EngineNetworkRun: NetworkRun {
         c.adaptiveMultipath = scenario.adaptiveMultipath
         c.linkStateRadius = scenario.linkStateRadius
         c.etaDeviations = scenario.etaDeviations
+        c.deliveredHold = scenario.deliveredHold
         c.keyAwareRouting = routing == .keyAware
         // Link-state flooding only serves key-aware routing.
         c.linkStateInterval = routing == .keyAware ? scenario.linkStateInterval : 0

@@ -99,6 +99,8 @@ public struct ProtocolResult: Sendable {
     public var latencyBudgetMs: Double?
     /// AKRP: key blocks planned this many typical deviations late (`nil` for the baselines).
     public var etaDeviations: Double?
+    /// AKRP: how long delivered notices wait for other messages, ms (`nil` for the baselines).
+    public var deliveredHoldMs: Double?
     /// AKRP: detour budget, ms (`nil`: no detour restriction, or a baseline).
     public var detourBudgetMs: Double?
     /// The protocol without a `@budget` suffix.
@@ -113,6 +115,7 @@ public struct ProtocolResult: Sendable {
         if p.isEngine {
             latencyBudgetMs = Double(s.latencyBudget) / 1e6
             etaDeviations = s.etaDeviations
+            deliveredHoldMs = Double(s.deliveredHold) / 1e6
             detourBudgetMs = s.detourBudget.map { Double(min($0, s.latencyBudget)) / 1e6 }
         }
         self.routing = routing.rawValue
@@ -274,6 +277,7 @@ public struct ProtocolResult: Sendable {
         w.add("reserved_idle_units_mean", reservedIdleUnitsMean)
         w.addRaw("latency_budget_ms", latencyBudgetMs.map(jsonNumber) ?? "null")
         w.addRaw("eta_deviations", etaDeviations.map(jsonNumber) ?? "null")
+        w.addRaw("delivered_hold_ms", deliveredHoldMs.map(jsonNumber) ?? "null")
         w.addRaw("detour_budget_ms", detourBudgetMs.map(jsonNumber) ?? "null")
         w.add("bound_throughput_bps", boundThroughputBps)
         w.add("bound_ratio", boundRatio)

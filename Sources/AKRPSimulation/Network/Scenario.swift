@@ -60,6 +60,9 @@ public struct Scenario: Sendable {
     public var adaptiveMultipath = false
     /// AKRP ETAs plan for blocks this many typical deviations late (`EngineConfiguration.etaDeviations`).
     public var etaDeviations: Double = EngineConfiguration().etaDeviations
+    /// AKRP: how long a `delivered` notice may wait for another message to share its frame
+    /// (`EngineConfiguration.deliveredHold`).
+    public var deliveredHold: Nanoseconds = EngineConfiguration().deliveredHold
     /// AKRP link-state announcement interval (0 = off).
     public var linkStateInterval: Nanoseconds = EngineConfiguration().linkStateInterval
     /// AKRP record table size per node.
