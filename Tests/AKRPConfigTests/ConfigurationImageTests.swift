@@ -85,6 +85,30 @@ import Testing
     /// Offset in the body of the topology's node count (after the fixed fields), for the example.
     static func body(of c: NodeConfiguration) -> [UInt8] { Array(ConfigurationImage.encode(c)[48...]) }
 
+    /// `delivered-hold-ms` came after version 1: an optional section (tag 0x45), written only when the
+    /// value is not the default, so that images of default configurations are the bytes they always were.
+    @Test func deliveredHoldSection() throws {
+        var c = Fixtures.fullExampleValue
+        c.engine.deliveredHold = EngineConfiguration().deliveredHold
+        let plain = Self.body(of: c)
+        #expect(!plain.suffix(13).starts(with: [0x45]))
+        c.engine.deliveredHold = 0
+        let held = Self.body(of: c)
+        // The default body plus tag, length 8, the u64.
+        #expect(held.count == plain.count + 13)
+        #expect(Array(held.suffix(13)) == [0x45, 8, 0, 0, 0] + [UInt8](repeating: 0, count: 8))
+        #expect(try ConfigurationImage.decode(Self.sealed(held)).engine.deliveredHold == 0)
+        // Without the section: the default.
+        #expect(try ConfigurationImage.decode(Self.sealed(plain)).engine.deliveredHold == EngineConfiguration().deliveredHold)
+        // Twice, or with a wrong length, or over 10 s: refused, naming the field.
+        #expect(throws: ConfigurationImageError.self) { try ConfigurationImage.decode(Self.sealed(held + held.suffix(13))) }
+        var short = held
+        short[short.count - 12] = 7
+        #expect(throws: ConfigurationImageError.self) { try ConfigurationImage.decode(Self.sealed(short)) }
+        c.engine.deliveredHold = 10_000_000_001
+        #expect(throws: ConfigurationImageError.self) { try ConfigurationImage.decode(ConfigurationImage.encode(c)) }
+    }
+
     @Test func sealedButMalformedBodiesAreRefused() {
         let body = Self.body(of: Fixtures.fullExampleValue)
         // Empty body.
