@@ -24,6 +24,8 @@ public struct EngineCounters: Sendable, Equatable {
     public var detourBranches: UInt64 = 0
     /// Units whose owner's binding overrode a local proposal or binding (CD&R conflicts).
     public var conflictsResolved: UInt64 = 0
+    /// `delivered` notices that waited for another message to the same neighbour (`deliveredHold`).
+    public var deliveredNoticesHeld: UInt64 = 0
     /// Units the downstream end replaced with its own (CD&R substitutions).
     public var unitsSubstituted: UInt64 = 0
     /// Units consumed into keys and shares (authentication units are counted apart).

@@ -121,6 +121,7 @@ extension RelayNode {
                     ("branches_launched", .unsigned(c.branchesLaunched)), ("reroutes", .unsigned(c.reroutes)),
                     ("conflicts_resolved", .unsigned(c.conflictsResolved)), ("units_substituted", .unsigned(c.unitsSubstituted)),
                     ("units_yielded", .unsigned(c.unitsYielded)), ("units_consumed", .unsigned(c.unitsConsumed)),
+                    ("delivered_notices_held", .unsigned(c.deliveredNoticesHeld)),
                     ("units_discarded", .unsigned(c.unitsDiscarded)), ("peer_restarts", .unsigned(c.peerRestarts)),
                     ("lease_expiries", .unsigned(c.leaseExpiries)),
                     ("authentication_units_sent", .unsigned(c.authenticationUnitsSent)),

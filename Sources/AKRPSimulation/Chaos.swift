@@ -42,6 +42,8 @@ public struct ChaosResult: Sendable {
     public var conflictsResolved: UInt64
     /// Units yielded at commit to later ones.
     public var unitsYielded: UInt64
+    /// `delivered` notices that waited for company (`EngineCounters.deliveredNoticesHeld`).
+    public var noticesHeld: UInt64 = 0
     /// Inputs the engines refused (counted `InputRejection`s).
     public var rejections: UInt64
     /// Invariant violations found (empty when the seed passed).
@@ -235,6 +237,7 @@ public final class ChaosRun {
         result.conflictsResolved = live.reduce(0) { $0 + $1.counters.conflictsResolved }
         result.rejections = live.reduce(0) { $0 + $1.counters.totalRejections }
         result.unitsYielded = live.reduce(0) { $0 + $1.counters.unitsYielded }
+        result.noticesHeld = live.reduce(0) { $0 + $1.counters.deliveredNoticesHeld }
         result.violations = checker.violations
         result.keysCheckedAgainstStreams = checker.keysCheckedAgainstStreams
         return result
