@@ -98,10 +98,10 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var etaDeviations: Double = 2
     /// How long a `delivered` notice (destination → source, §4.12 of docs/PROTOCOL.md) may wait at a node
     /// for another message to the same neighbour to share its frame: the notice changes no state on its
-    /// way, so it rides with the next confirm, fail, commit or release on that link instead of costing a
-    /// frame (and its authentication key) of its own. It waits only while another branch at the node owes
-    /// that neighbour such a message; otherwise it leaves at once. At most `heldNoticesPerLink` wait per
-    /// link; one more sends them all. 0 = always send at once. No key, unit or record waits.
+    /// way, so it rides with the next message on that link instead of costing a frame (and its
+    /// authentication key) of its own. A notice a client waits for (`Message.noticeAwaited`, from
+    /// `request(…, awaitingConfirmation: true)`) never waits. At most `heldNoticesPerLink` wait per link;
+    /// one more sends them all. 0 = always send at once. No key, unit or record waits.
     public var deliveredHold: Nanoseconds = 100_000_000
     /// Own delivered units per link that requests never take, so that frames can always be authenticated
     /// with pool key (`Engine.takeAuthenticationKey`). 0 when the shell does not authenticate frames

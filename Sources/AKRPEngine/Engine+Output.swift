@@ -20,12 +20,11 @@ extension Engine {
         stampAndPush(&message, session, outbox, payloadOffset: payloadOffset)
     }
 
-    /// Holds a `delivered` notice for session `session` until the next message to that neighbour, at most
-    /// `deliveredHold` (docs/PROTOCOL.md §4.12), when one is sure to come (``companyExpected(_:)``);
-    /// otherwise, or when holding is off, sends it at once.
+    /// Holds a `delivered` notice nobody waits for for session `session` until the next message to that
+    /// neighbour, at most `deliveredHold` (docs/PROTOCOL.md §4.12); sends it at once when holding is off.
     func sendLater(_ message: inout Message, _ session: Int, _ outbox: Outbox, now: Nanoseconds) {
         let hold = configuration.deliveredHold
-        guard hold > 0, companyExpected(session) else { return send(&message, session, outbox) }
+        guard hold > 0 else { return send(&message, session, outbox) }
         var count = sessions[session].heldCount
         if count == Self.heldNoticesPerLink {
             releaseHeld(session, outbox)
@@ -38,30 +37,6 @@ extension Engine {
             sessions[session].heldDeadline = now &+ hold
             noteTimer(sessions[session].heldDeadline)
         }
-    }
-
-    /// Whether this node has a branch under way that must still send the neighbour of session `session` a
-    /// message: one whose reserve came from that neighbour and is not yet confirmed here (it owes a confirm
-    /// or a fail), or one whose downstream link goes to that neighbour and is not committed (it owes a
-    /// commit or a release, or waits for that neighbour's confirm first). A notice waits only then: with
-    /// nothing else under way — a lone request, an idle network — it leaves at once, so that a client
-    /// waiting for it (a box's local request) is not delayed by the hold.
-    func companyExpected(_ session: Int) -> Bool {
-        let s = Int16(session)
-        var slot = 0
-        while slot < recordHighWater {
-            // Field by field: a copy of the record (its inline path and unit lists) per slot would cost more.
-            switch records[slot].state {
-            case .reserving:
-                if records[slot].inSession == s || records[slot].outSession == s { return true }
-            case .confirmed:
-                if records[slot].outSession == s { return true }
-            case .free, .aborting, .committed:
-                break
-            }
-            slot += 1
-        }
-        return false
     }
 
     /// Sends every notice held for session `session`, oldest first.

@@ -34,6 +34,7 @@ extension Engine {
             return terminate(slot, reason: .unitsDiscarded, now: now, outbox: outbox)
         }
         records[slot].state = .committed
+        records[slot].noticeAwaited = message.reason & Message.noticeAwaited != 0
         records[slot].eta = max(records[slot].eta, message.time)
         records[slot].expiry = committedExpiry(slot, now: now)
         noteTimer(records[slot].expiry)
@@ -215,7 +216,12 @@ extension Engine {
         d.branch = records[slot].branch
         d.hop = records[slot].position - 1
         d.path = records[slot].path
-        sendLater(&d, session, outbox, now: now)
+        if records[slot].noticeAwaited {
+            d.reason = Message.noticeAwaited
+            send(&d, session, outbox)
+        } else {
+            sendLater(&d, session, outbox, now: now)
+        }
         freeRecord(slot)
     }
 
@@ -246,7 +252,11 @@ extension Engine {
         guard let up = self.session(of: message.path[p - 1]) else { return reject(.notOnPath, outbox) }
         var f = message
         f.hop = UInt8(p - 1)
-        sendLater(&f, up, outbox, now: now)
+        if message.reason & Message.noticeAwaited != 0 {
+            send(&f, up, outbox)
+        } else {
+            sendLater(&f, up, outbox, now: now)
+        }
     }
 
     // MARK: pending work

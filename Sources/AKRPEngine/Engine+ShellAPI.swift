@@ -38,10 +38,14 @@ extension Engine {
     public var neighbours: [NodeID] { (0..<sessionCount).map { sessions[$0].peer } }
 
     /// Asks for an end-to-end key of `units` units to `destination`. The outcome arrives later as
-    /// `keyDelivered` or `requestFailed` events.
+    /// `keyDelivered` or `requestFailed` events, and the destination's confirmation as
+    /// `destinationConfirmed`.
+    /// - Parameter awaitingConfirmation: a client waits for `destinationConfirmed` (a box's local request):
+    ///   the destination's `delivered` notice then travels back at once. Otherwise (background traffic,
+    ///   such as refilling a stock of keys) it may wait up to `deliveredHold` per hop to share a frame.
     /// - Throws: ``RequestError`` when it cannot even start (unknown destination, size, table full, no route).
     public func request(
-        destination: NodeID, units: Int, now: Nanoseconds, outbox: Outbox
+        destination: NodeID, units: Int, now: Nanoseconds, outbox: Outbox, awaitingConfirmation: Bool = false
     ) throws(RequestError) -> RequestID {
         guard destination != node else { throw .destinationIsSelf }
         guard topology.index(of: destination) != nil else { throw .unknownDestination }
@@ -56,6 +60,7 @@ extension Engine {
         src.size = UInt16(units)
         src.arrival = now
         src.deadline = now &+ configuration.latencyBudget
+        src.noticeAwaited = awaitingConfirmation
         let want = configuration.paths > 1 ? configuration.paths : min(4, 1 + configuration.reroutes)
         refreshOwnLinkLevels()
         src.pathCount = UInt8(

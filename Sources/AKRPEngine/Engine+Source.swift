@@ -189,6 +189,7 @@ extension Engine {
             message.path = records[slot].path
             message.units = records[slot].outUnits
             message.payloadLength = UInt16(bytes)
+            message.reason = sources[src].noticeAwaited ? Message.noticeAwaited : 0
             send(&message, Int(records[slot].outSession), outbox, payloadOffset: offset)
         }
         if delivered(records[slot].outUnits, Int(records[slot].outSession)) {

@@ -105,8 +105,12 @@ public struct Message: Sendable, Equatable {
     public var branch: UInt8
     /// Position of the link (reserve, confirm, fail, release, abort) or node (share) on the path.
     public var hop: UInt8
-    /// Fail reason, or abort outcome.
+    /// Fail reason, or abort outcome; for commit and delivered, flags (``noticeAwaited``).
     public var reason: UInt8
+    /// Flag of commit and delivered (in `reason`): the source has a client waiting for the destination's
+    /// `delivered` notice, which therefore leaves at once at every hop instead of waiting for another
+    /// message to share its frame (`EngineConfiguration.deliveredHold`).
+    public static let noticeAwaited: UInt8 = 1
     /// Request size in units.
     public var size: UInt16
     /// Deadline (reserve) or estimated completion time (confirm, commit), in engine nanoseconds.

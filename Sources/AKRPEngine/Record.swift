@@ -20,6 +20,8 @@ struct Record {
     var branch: UInt8 = 0
     var position: UInt8 = 0
     var broken = false
+    /// A client at the source waits for the `delivered` notice (`Message.noticeAwaited`).
+    var noticeAwaited = false
     var attempts: UInt8 = 0
     var size: UInt16 = 0
     var inSession: Int16 = -1
@@ -70,6 +72,8 @@ struct SourceRequest {
     var branchPath = InlineArray<8, UInt8>(repeating: 0)
     var lastReason: FailReason = .none
     var decided = false
+    /// A client waits for the destination's confirmation (`Message.noticeAwaited` on the commit).
+    var noticeAwaited = false
 }
 
 /// One link as seen from this node.

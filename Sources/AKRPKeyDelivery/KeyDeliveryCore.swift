@@ -129,7 +129,7 @@ public final class KeyDeliveryCore: @unchecked Sendable {
         guard !stopped else { return }
         let attempt = (noticesPending[box] ?? 0) + 1
         noticesPending[box] = attempt
-        node.requestRelay(to: box, bytes: noticeBytes) { [self] result in
+        node.requestRelay(to: box, bytes: noticeBytes, awaited: false) { [self] result in
             switch result {
             case .success:
                 noticesPending[box] = nil
@@ -165,7 +165,9 @@ public final class KeyDeliveryCore: @unchecked Sendable {
             n -= 1
             stock.relayStarted()
             metrics.relaysStarted.increment()
-            node.requestRelay(to: stock.slave.node, bytes: relayBytes) { [self] result in
+            // A refill nobody waits for may let its confirmation ride with other messages; one that an
+            // application waits for (the stock ran dry) comes back at once.
+            node.requestRelay(to: stock.slave.node, bytes: relayBytes, awaited: !stock.waiters.isEmpty) { [self] result in
                 switch result {
                 case .success(let (id, bytes)):
                     failures[Self.pairKey(stock.master.id, stock.slave.id)] = nil

@@ -92,7 +92,9 @@ extension RelayNode {
         let now = clock.now()
         let id: RequestID
         do throws(RequestError) {
-            id = try engine.request(destination: destination, units: units, now: now, outbox: outbox)
+            // A client waits for the answer: the destination's confirmation comes back at once.
+            id = try engine.request(
+                destination: destination, units: units, now: now, outbox: outbox, awaitingConfirmation: true)
         } catch {
             counters.requestsRefused += 1
             let status: UInt8 =

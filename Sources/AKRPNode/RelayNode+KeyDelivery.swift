@@ -28,12 +28,15 @@ extension RelayNode {
     /// `completion` runs on the loop exactly once: with the request's ID and the key bytes — only once the
     /// destination confirmed that it holds the same key (both-or-neither), and valid only during the call
     /// (copy them; they are wiped afterwards) — or with the failure. Call on ``loop``.
+    /// `awaited` false marks background work (refilling a stock): nobody waits for this completion, so
+    /// the destination's confirmation may travel back with other messages, up to `delivered-hold-ms` per
+    /// hop later, sparing frames and their authentication key (docs/PROTOCOL.md §4.12).
     public func requestRelay(
-        to destination: NodeID, bytes: Int,
+        to destination: NodeID, bytes: Int, awaited: Bool = true,
         completion: @escaping (Result<(RequestID, UnsafeRawBufferPointer), RelayFailure>) -> Void
     ) {
         loop.preconditionInEventLoop()
-        let started = startRelay(to: destination, bytes: bytes) { id, result in
+        let started = startRelay(to: destination, bytes: bytes, awaited: awaited) { id, result in
             switch result {
             case .success(let key): completion(.success((id, key)))
             case .failure(let failure): completion(.failure(failure))
@@ -47,7 +50,7 @@ extension RelayNode {
     /// `completion` runs on the loop exactly once with the request's ID, as for
     /// ``requestRelay(to:bytes:completion:)`` (the key bytes valid only during the call).
     func startRelay(
-        to destination: NodeID, bytes: Int,
+        to destination: NodeID, bytes: Int, awaited: Bool = true,
         completion: @escaping (RequestID, Result<UnsafeRawBufferPointer, RelayFailure>) -> Void
     ) -> Result<RequestID, RelayFailure> {
         guard !shuttingDown, !stopped else { return .failure(.shuttingDown) }
@@ -60,7 +63,8 @@ extension RelayNode {
         let now = clock.now()
         let id: RequestID
         do throws(RequestError) {
-            id = try engine.request(destination: destination, units: units, now: now, outbox: outbox)
+            id = try engine.request(
+                destination: destination, units: units, now: now, outbox: outbox, awaitingConfirmation: awaited)
         } catch {
             counters.requestsRefused += 1
             return .failure(.refused(Self.refusalText(error, destination: destination)))

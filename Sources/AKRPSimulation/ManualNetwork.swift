@@ -185,12 +185,16 @@ public final class ManualNetwork {
         collect(i)
     }
 
-    /// Asks `source` for a key to `destination`.
-    public func request(from source: NodeID, to destination: NodeID, units: Int) throws(RequestError) -> RequestID {
+    /// Asks `source` for a key to `destination` (`awaitingConfirmation`: a client waits for the
+    /// destination's confirmation, ``Engine/request(destination:units:now:outbox:awaitingConfirmation:)``).
+    public func request(
+        from source: NodeID, to destination: NodeID, units: Int, awaitingConfirmation: Bool = false
+    ) throws(RequestError) -> RequestID {
         let i = topology.index(of: source)!
         outbox.clear()
         defer { collect(i) }
-        return try engines[i].request(destination: destination, units: units, now: now, outbox: outbox)
+        return try engines[i].request(
+            destination: destination, units: units, now: now, outbox: outbox, awaitingConfirmation: awaitingConfirmation)
     }
 
     /// Moves time forward, running every engine's timers.

@@ -63,6 +63,7 @@ public enum MessageCodec {
         case .hello, .resync:
             w.write(message.index)
         case .delivered:
+            w.write(message.reason)
             writePath(message.path, &w)
         case .reserve:
             w.write(message.size)
@@ -77,6 +78,7 @@ public enum MessageCodec {
         case .fail, .abortReply:
             w.write(message.reason)
         case .commit:
+            w.write(message.reason)
             w.write(message.shareMask)
             w.write(message.time)
             writeUnits(message.units, &w)
@@ -162,6 +164,8 @@ public enum MessageCodec {
             guard let index = r.readUInt64() else { throw .bodyTooShort(.index) }
             m.index = index
         case .delivered:
+            guard let flags = r.readUInt8() else { throw .bodyTooShort(.reason) }
+            m.reason = flags
             m.path = try readPath(&r)
         case .reserve:
             guard let size = r.readUInt16() else { throw .bodyTooShort(.size) }
@@ -182,6 +186,8 @@ public enum MessageCodec {
             guard let reason = r.readUInt8() else { throw .bodyTooShort(.reason) }
             m.reason = reason
         case .commit:
+            guard let flags = r.readUInt8() else { throw .bodyTooShort(.reason) }
+            m.reason = flags
             guard let mask = r.readUInt32() else { throw .bodyTooShort(.shareMask) }
             guard let time = r.readUInt64() else { throw .bodyTooShort(.time) }
             m.shareMask = mask

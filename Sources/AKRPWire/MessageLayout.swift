@@ -70,10 +70,10 @@ public enum MessageLayout {
         case .reserve: n += 2 + 8 + 8 + pathLength(message.path) + unitsLength(message.units)
         case .confirm: n += 8 + 8 + unitsLength(message.units)
         case .fail, .abortReply: n += 1
-        case .commit: n += 4 + 8 + unitsLength(message.units) + 2 + Int(message.payloadLength)
+        case .commit: n += 1 + 4 + 8 + unitsLength(message.units) + 2 + Int(message.payloadLength)
         case .share: n += 2 + pathLength(message.path) + 2 + Int(message.payloadLength)
         case .linkState: n += 8 + 4 + 1 + 8 + 4 + 4
-        case .delivered: n += pathLength(message.path)
+        case .delivered: n += 1 + pathLength(message.path)
         }
         return n
     }
@@ -114,7 +114,10 @@ public enum MessageLayout {
             guard FailReason(rawValue: message.reason) != nil else { throw .invalidField(.reason) }
         case .abortReply:
             guard AbortOutcome(rawValue: message.reason) != nil else { throw .invalidField(.reason) }
+        case .delivered:
+            guard message.reason & ~Message.noticeAwaited == 0 else { throw .invalidField(.reason) }
         case .commit:
+            guard message.reason & ~Message.noticeAwaited == 0 else { throw .invalidField(.reason) }
             guard message.shareMask >> (Path.maxHops + 1) == 0 else { throw .invalidField(.shareMask) }
             guard !message.units.isEmpty else { throw .invalidField(.units) }
         case .linkState:

@@ -26,7 +26,11 @@ struct EngineFieldRoundTripTests {
         try m.units.append(run: UnitRun(start: 0x100, count: 3))
         try m.units.append(run: UnitRun(start: 0x1_0000_0105, count: 1))
         m.shareMask = 0b110
-        m.reason = kind == .abortReply ? AbortOutcome.committed.rawValue : FailReason.noRoute.rawValue
+        switch kind {
+        case .abortReply: m.reason = AbortOutcome.committed.rawValue
+        case .commit, .delivered: m.reason = Message.noticeAwaited
+        default: m.reason = FailReason.noRoute.rawValue
+        }
         var payload: [UInt8] = []
         if kind == .commit || kind == .share {
             payload = [0x10, 0x32, 0x54, 0x76, 0x98]
@@ -124,11 +128,11 @@ struct EngineFieldRoundTripTests {
     }
 
     static let scenarios: [Scenario] = [
-        Scenario(name: "4-hop request (reserve, confirm, commit, share, delivered)") {
+        Scenario(name: "4-hop request a client waits for (reserve, confirm, commit, share, delivered; flagged)") {
             try network(line(5), key: 32)
         } drive: { loop in
             try loop.run()
-            _ = try loop.net.request(from: NodeID(1), to: NodeID(5), units: 3)
+            _ = try loop.net.request(from: NodeID(1), to: NodeID(5), units: 3, awaitingConfirmation: true)
             try loop.run()
         },
         Scenario(name: "multipath: the losing branch is released") {

@@ -27,12 +27,12 @@ enum EngineField: String, CaseIterable, Sendable, CustomStringConvertible {
         case .reserve: return branch + [.path, .size, .time, .units, .index]  // handleReserve
         case .confirm: return branch + [.units, .time, .index]  // handleConfirm
         case .fail: return branch + [.reason]  // handleFail
-        case .commit: return branch + [.shareMask, .time, .units, .payloadLength]  // handleCommit
+        case .commit: return branch + [.shareMask, .time, .units, .payloadLength, .reason]  // handleCommit (flags)
         case .share: return branch + [.size, .path, .payloadLength]  // handleShare
         case .release, .abort: return branch  // handleRelease, handleAbort
         case .abortReply: return branch + [.reason]  // handleAbortReply
         case .linkState: return link + [.subject, .origin, .index, .rate, .serial, .hop]  // handleLinkState
-        case .delivered: return branch + [.path]  // handleDelivered
+        case .delivered: return branch + [.path, .reason]  // handleDelivered (flags)
         }
     }
 

@@ -176,6 +176,7 @@ func randomMessage<G: RandomNumberGenerator>(
     switch kind {
     case .hello, .resync: m.index = UInt64.random(in: 0...UInt64.max, using: &g)
     case .delivered:
+        m.reason = UInt8.random(in: 0...1, using: &g)
         m.path = randomPath(minimumNodes: 2)
         m.hop = UInt8.random(in: 0...UInt8(m.path.hops - 1), using: &g)
     case .reserve:
@@ -193,6 +194,7 @@ func randomMessage<G: RandomNumberGenerator>(
     case .abortReply: m.reason = UInt8.random(in: 1...3, using: &g)
     case .commit, .share:
         if kind == .commit {
+            m.reason = UInt8.random(in: 0...1, using: &g)
             m.shareMask = UInt32.random(in: 0..<(1 << 17), using: &g)
             m.time = UInt64.random(in: 0...UInt64.max, using: &g)
             m.units = randomRuns()

@@ -52,6 +52,7 @@ struct WireVectorTests {
         commit.time = 6_000_000_000
         try commit.units.append(run: UnitRun(start: 0x110, count: 4))
         commit.payloadLength = 4
+        commit.reason = Message.noticeAwaited
         out.append(("commit", commit, [0xDE, 0xAD, 0xBE, 0xEF]))
         var share = base(.share)
         share.hop = 1
@@ -75,6 +76,7 @@ struct WireVectorTests {
         var delivered = base(.delivered)
         delivered.path = reserve.path
         delivered.hop = 1
+        delivered.reason = Message.noticeAwaited
         out.append(("delivered", delivered, []))
         for i in out.indices { out[i].1.sequence = UInt64(i + 1) }
         return out
