@@ -11,11 +11,15 @@ import AKRPEngine
 /// can do is burn a bounded amount of key (``maximumSkip`` and one greeting per accepted connection,
 /// from the configured neighbour's address); it cannot make a unit be used twice.
 ///
-/// Layout (36 bytes, big-endian): magic "AKRPPEER" (8), version (2) = 1, reserved (2) = 0, sender node
+/// Layout (36 bytes, big-endian): magic "AKRPPEER" (8), version (2) = 2, reserved (2) = 0, sender node
 /// (4), receiver node (4), sender incarnation (8), pool head of the link at the sender (8).
+///
+/// The version names the neighbour protocol as a whole: 2 since commit and delivered carry a flags byte
+/// (docs/WIRE.md §2), so a box of an earlier build is refused here, by name, instead of exchanging frames
+/// the other end would misread.
 struct PeerGreeting: Equatable {
     static let magic: [UInt8] = Array("AKRPPEER".utf8)
-    static let version: UInt16 = 1
+    static let version: UInt16 = 2
     static let length = 36
 
     var sender: NodeID

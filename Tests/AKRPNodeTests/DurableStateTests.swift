@@ -113,6 +113,15 @@ struct PeerGreetingTests {
         #expect(throws: PeerGreeting.Error.self) { try PeerGreeting(decoding: bytes[...]) }
     }
 
+    @Test("a greeting of the previous neighbour protocol (version 1) is refused by name")
+    func previousVersion() {
+        var bytes = PeerGreeting(sender: NodeID(1), receiver: NodeID(2), incarnation: 1, head: 0).encoded()
+        bytes[8] = 0
+        bytes[9] = 1
+        #expect(throws: PeerGreeting.Error.unsupportedVersion(1)) { try PeerGreeting(decoding: bytes[...]) }
+        #expect(PeerGreeting.Error.unsupportedVersion(1).description == "unsupported peer greeting version 1")
+    }
+
     @Test("a short greeting is refused")
     func short() {
         let bytes = PeerGreeting(sender: NodeID(1), receiver: NodeID(2), incarnation: 1, head: 0).encoded()
