@@ -32,16 +32,21 @@ struct DeliveredHoldTests {
         net.events.contains { $0.node == NodeID(1) && $0.event.kind == .destinationConfirmed && $0.event.request == id }
     }
 
-    @Test("with no other traffic a notice waits its hold at every hop, then leaves alone")
-    func leavesAtTheHold() throws {
+    /// 1 – 2 – 3: a request 1→3 delivered at both ends, its notice waiting at node 3.
+    func deliveredWithNoticeWaiting() throws -> (ManualNetwork, RequestID) {
         let net = try Self.network(nodes: 3)
         let id = try net.request(from: NodeID(1), to: NodeID(3), units: 2)
         net.run()
-        // Both ends hold the key; only the notice waits, at the destination.
         #expect(net.sourceKeys[id] != nil && net.sourceKeys[id] == net.destinationKeys[id])
         #expect(net.inFlightCount == 0)
         #expect(net.engine(NodeID(3)).heldNotices(toward: NodeID(2)) == 1)
         #expect(!confirmed(net, id))
+        return (net, id)
+    }
+
+    @Test("with no other traffic a notice waits its hold at every hop, then leaves alone")
+    func leavesAtTheHold() throws {
+        let (net, id) = try deliveredWithNoticeWaiting()
         net.advance(by: Self.hold - 1)
         #expect(net.inFlightCount == 0)
         net.advance(by: 1)
@@ -59,10 +64,7 @@ struct DeliveredHoldTests {
 
     @Test("a notice leaves at once, first, with the next message to the same neighbour")
     func ridesWithTheNextMessage() throws {
-        let net = try Self.network(nodes: 3)
-        let first = try net.request(from: NodeID(1), to: NodeID(3), units: 2)
-        net.run()
-        #expect(net.engine(NodeID(3)).heldNotices(toward: NodeID(2)) == 1)
+        let (net, first) = try deliveredWithNoticeWaiting()
         // A request the other way: node 3's reserve to node 2 takes the notice along, and node 2's
         // reserve to node 1 takes it on. No time passes.
         let start = net.now
@@ -100,10 +102,7 @@ struct DeliveredHoldTests {
 
     @Test("a neighbour's restart drops the notices held for it")
     func droppedOnRestart() throws {
-        let net = try Self.network(nodes: 3)
-        let id = try net.request(from: NodeID(1), to: NodeID(3), units: 2)
-        net.run()
-        #expect(net.engine(NodeID(3)).heldNotices(toward: NodeID(2)) == 1)
+        let (net, id) = try deliveredWithNoticeWaiting()
         try net.restart(NodeID(2), incarnation: 2)
         net.run()
         #expect(net.engine(NodeID(3)).heldNotices(toward: NodeID(2)) == 0)
