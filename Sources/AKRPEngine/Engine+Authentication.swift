@@ -1,8 +1,8 @@
 /// Key for authenticating frames between neighbours, paid by the link pools (Wegman–Carter).
 ///
-/// Each frame is keyed by one whole key unit owned by its *sender*: the first 16 bytes are the
-/// Poly1305 hash key `r`, the last 16 the one-time pad `s` on the tag (docs/WIRE.md, "pool-keyed
-/// frames"). The frame's sequence number *is* the unit's index. The sender takes its own delivered,
+/// Frames are keyed by key units owned by their *sender*: a unit serves either as a recycled hash key or
+/// as four 8-byte one-time pads, and the frame's sequence number names its pad unit and slot
+/// (docs/WIRE.md §4.6, "pool-keyed frames with a recycled hash key"). The sender takes its own delivered,
 /// available units in increasing index order (it is their owner, so its choice binds both ends, as in
 /// CD&R); the receiver looks the named unit up in its copy of the pool, verifies, and only then consumes
 /// it. Units are consumed at both ends, so authentication key is never reused and is accounted in the
@@ -10,13 +10,14 @@
 /// before the tag verifies. `authenticationReserve` of the sender's own delivered units are kept away
 /// from requests so that frames can always be keyed.
 extension Engine {
-    /// Bytes of link key one authenticated frame costs (one unit).
+    /// Bytes of link key one authentication unit holds (a hash key, or four frames' pads).
     public var authenticationKeyBytes: Int { configuration.unitSize }
 
-    /// Takes the key for the next frame to `neighbour`: the lowest own delivered, available unit above
-    /// the last one used. Copies its bytes into `key` (at least 32 bytes; the unit size must be ≥ 32),
-    /// consumes it, and returns its index — the sequence number the frame must carry. Nil when no such
-    /// unit is delivered yet (the frame must wait for key).
+    /// Takes the next authentication unit toward `neighbour` (a hash key or a pad unit, docs/WIRE.md §4.6):
+    /// the lowest own delivered, available unit above the last one used. Copies its bytes into `key` (at
+    /// least 32 bytes; the unit size must be ≥ 32), consumes it, and returns its index, which the frames
+    /// name (the hash key in the trailer, a pad unit in the sequence number). Nil when no such unit is
+    /// delivered yet (the frame must wait for key).
     public func takeAuthenticationKey(
         toward neighbour: NodeID, into key: UnsafeMutableRawBufferPointer
     ) -> UnitIndex? {
