@@ -50,6 +50,7 @@ public enum ConfigurationJSON {
                     ("yieldMarginNanoseconds", .unsigned(e.yieldMargin)),
                     ("etaDeviations", .real(e.etaDeviations)),
                     ("deliveredHoldNanoseconds", .unsigned(e.deliveredHold)),
+                    ("linkStateHoldNanoseconds", .unsigned(e.linkStateHold)),
                     ("authenticationReserve", .signed(e.authenticationReserve)),
                 ])
             ),

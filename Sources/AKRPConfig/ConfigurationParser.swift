@@ -308,6 +308,7 @@ struct ConfigurationParser {
         try r.duration("yield-margin-ms", Limits.duration, into: &e.yieldMargin)
         try r.real("eta-deviations", Limits.etaDeviations, into: &e.etaDeviations)
         try r.duration("delivered-hold-ms", Limits.deliveredHold, into: &e.deliveredHold)
+        try r.duration("link-state-hold-ms", Limits.linkStateHold, into: &e.linkStateHold)
         try r.integer("authentication-reserve", 0...(Limits.poolCapacity.upperBound - 1), "units", into: &e.authenticationReserve)
     }
 

@@ -50,6 +50,7 @@ extension ConfigurationText {
         ms("yield-margin-ms", e.yieldMargin)
         line("eta-deviations", TextValue.formatReal(e.etaDeviations))
         ms("delivered-hold-ms", e.deliveredHold)
+        ms("link-state-hold-ms", e.linkStateHold)
         line("authentication-reserve", "\(e.authenticationReserve)")
 
         out += "\n[keys]\n"

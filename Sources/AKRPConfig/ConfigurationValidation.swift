@@ -79,6 +79,7 @@ struct ConfigurationChecker {
         try duration(e.yieldMargin, Limits.duration, place: p, field: "yield-margin-ms")
         try real(e.etaDeviations, Limits.etaDeviations, place: p, field: "eta-deviations")
         try duration(e.deliveredHold, Limits.deliveredHold, place: p, field: "delivered-hold-ms")
+        try duration(e.linkStateHold, Limits.linkStateHold, place: p, field: "link-state-hold-ms")
         if e.authenticationReserve < 0 || e.authenticationReserve >= e.poolCapacity {
             throw .invalid(
                 place: p, field: "authentication-reserve",
@@ -117,6 +118,7 @@ struct ConfigurationChecker {
         "keyAwareRouting": "key-aware-routing", "borrowing": "borrowing", "yieldAtCommit": "yield",
         "yieldMargin": "yield-margin-ms", "etaDeviations": "eta-deviations",
         "authenticationReserve": "authentication-reserve", "deliveredHold": "delivered-hold-ms",
+        "linkStateHold": "link-state-hold-ms",
     ]
 
     // MARK: [keys], [peers]

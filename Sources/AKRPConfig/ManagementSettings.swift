@@ -127,6 +127,8 @@ enum ConfigurationImageExtension: UInt8 {
     case management = 0x4D
     /// Engine settings added after version 1 of the image: `delivered-hold-ms` (u64 ns).
     case engine = 0x45
+    /// `link-state-hold-ms` (u64 ns), added after `delivered-hold-ms`.
+    case linkStateHold = 0x4C
 
     static func encode(_ c: NodeConfiguration, into w: inout ImageWriter) {
         if !c.management.isDefault {
@@ -146,6 +148,11 @@ enum ConfigurationImageExtension: UInt8 {
             var e = ImageWriter()
             e.u64(c.engine.deliveredHold)
             section(.engine, e, into: &w)
+        }
+        if c.engine.linkStateHold != EngineConfiguration().linkStateHold {
+            var e = ImageWriter()
+            e.u64(c.engine.linkStateHold)
+            section(.linkStateHold, e, into: &w)
         }
     }
 
@@ -169,9 +176,11 @@ enum ConfigurationImageExtension: UInt8 {
             switch kind {
             case .management: c.management = try decodeManagement(&r)
             case .engine: c.engine.deliveredHold = try r.u64("delivered-hold-ms")
+            case .linkStateHold: c.engine.linkStateHold = try r.u64("link-state-hold-ms")
             }
             guard r.offset == end else {
-                throw r.malformed(r.offset, kind == .management ? "management" : "engine", "section length does not match its fields")
+                let name = kind == .management ? "management" : (kind == .engine ? "engine" : "link-state-hold-ms")
+                throw r.malformed(r.offset, name, "section length does not match its fields")
             }
         }
     }

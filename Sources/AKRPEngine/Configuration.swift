@@ -100,9 +100,15 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// for another message to the same neighbour to share its frame: the notice changes no state on its
     /// way, so it rides with the next message on that link instead of costing a frame (and its
     /// authentication key) of its own. A notice a client waits for (`Message.noticeAwaited`, from
-    /// `request(…, awaitingConfirmation: true)`) never waits. At most `heldNoticesPerLink` wait per link;
-    /// one more sends them all. 0 = always send at once. No key, unit or record waits.
+    /// `request(…, awaitingConfirmation: true)`) never waits. At most `heldMessagesPerLink` messages (with
+    /// link-state announcements, `linkStateHold`) wait per link; one more sends them all. 0 = always send
+    /// at once. No key, unit or record waits.
     public var deliveredHold: Nanoseconds = 100_000_000
+    /// How long a link-state announcement (§3.4 of docs/PROTOCOL.md), this node's own or one it forwards,
+    /// may wait for another message to the same neighbour to share its frame. A newer announcement about
+    /// the same link replaces a waiting one, so a level that changes again within the hold costs nothing
+    /// more. Routing learns remote levels up to this much later per hop. 0 = always send at once.
+    public var linkStateHold: Nanoseconds = 25_000_000
     /// Own delivered units per link that requests never take, so that frames can always be authenticated
     /// with pool key (`Engine.takeAuthenticationKey`). 0 when the shell does not authenticate frames
     /// (simulations); a box that authenticates its frames should keep a few (e.g. 16).
@@ -138,6 +144,7 @@ public struct EngineConfiguration: Sendable, Equatable {
         }
         if maxNeighbours < 1 { throw .invalid(field: "maxNeighbours", reason: "must be at least 1") }
         if deliveredHold > 10_000_000_000 { throw .invalid(field: "deliveredHold", reason: "must be 0…10 s") }
+        if linkStateHold > 10_000_000_000 { throw .invalid(field: "linkStateHold", reason: "must be 0…10 s") }
     }
 }
 

@@ -26,6 +26,12 @@ public struct EngineCounters: Sendable, Equatable {
     public var conflictsResolved: UInt64 = 0
     /// `delivered` notices that waited for another message to the same neighbour (`deliveredHold`).
     public var deliveredNoticesHeld: UInt64 = 0
+    /// Link-state announcements (own or forwarded) that waited for another message to the same neighbour
+    /// (`linkStateHold`).
+    public var linkStatesHeld: UInt64 = 0
+    /// Held link-state announcements replaced by a newer one about the same link before they left: never
+    /// sent.
+    public var linkStatesSuperseded: UInt64 = 0
     /// Units the downstream end replaced with its own (CD&R substitutions).
     public var unitsSubstituted: UInt64 = 0
     /// Units consumed into keys and shares (authentication units are counted apart).

@@ -13,7 +13,7 @@ extension Engine {
             h.combine(session.heldCount)
             var n = 0
             while n < session.heldCount {
-                let m = held[k * Self.heldNoticesPerLink + n]
+                let m = held[k * Self.heldMessagesPerLink + n]
                 h.combine(m.request)
                 h.combine(m.branch)
                 h.combine(m.hop)

@@ -162,14 +162,14 @@ extension Engine {
             message.hop = UInt8(min(max(configuration.linkStateRadius, 1), Path.maxHops))
             var j = 0
             while j < sessionCount {
-                if sessions[j].up { send(&message, j, outbox) }
+                if sessions[j].up { sendLater(&message, j, outbox, now: now, hold: configuration.linkStateHold) }
                 j += 1
             }
             i += 1
         }
     }
 
-    func handleLinkState(_ message: Message, _ session: Int, outbox: Outbox) {
+    func handleLinkState(_ message: Message, _ session: Int, now: Nanoseconds, outbox: Outbox) {
         guard let linkIndex = topology.index(of: message.subject) else { return reject(.unknownLink, outbox) }
         let origin = message.request.source
         guard origin == message.subject.low || origin == message.subject.high else { return reject(.unknownLink, outbox) }
@@ -186,7 +186,7 @@ extension Engine {
         f.hop = message.hop - 1
         var j = 0
         while j < sessionCount {
-            if j != session && sessions[j].up { send(&f, j, outbox) }
+            if j != session && sessions[j].up { sendLater(&f, j, outbox, now: now, hold: configuration.linkStateHold) }
             j += 1
         }
     }

@@ -220,7 +220,7 @@ extension Engine {
             d.reason = Message.noticeAwaited
             send(&d, session, outbox)
         } else {
-            sendLater(&d, session, outbox, now: now)
+            sendLater(&d, session, outbox, now: now, hold: configuration.deliveredHold)
         }
         freeRecord(slot)
     }
@@ -255,7 +255,7 @@ extension Engine {
         if message.reason & Message.noticeAwaited != 0 {
             send(&f, up, outbox)
         } else {
-            sendLater(&f, up, outbox, now: now)
+            sendLater(&f, up, outbox, now: now, hold: configuration.deliveredHold)
         }
     }
 

@@ -176,7 +176,7 @@ extension Engine {
         case .release: handleRelease(message, session, now: now, outbox: outbox)
         case .abort: handleAbort(message, session, now: now, outbox: outbox)
         case .abortReply: handleAbortReply(message, session, now: now, outbox: outbox)
-        case .linkState: handleLinkState(message, session, outbox: outbox)
+        case .linkState: handleLinkState(message, session, now: now, outbox: outbox)
         case .delivered: handleDelivered(message, session, now: now, outbox: outbox)
         case .hello, .resync: break
         }
@@ -237,9 +237,10 @@ extension Engine {
     /// Units proposed or bound across all pools.
     public var heldUnits: Int { pools.reduce(0) { $0 + $1.heldUnits } }
 
-    /// `delivered` notices waiting at this node to ride with the next message to `neighbour`
-    /// (``EngineConfiguration/deliveredHold``); 0 for a node that is not a neighbour.
-    public func heldNotices(toward neighbour: NodeID) -> Int {
+    /// `delivered` notices and link-state announcements waiting at this node to ride with the next message
+    /// to `neighbour` (``EngineConfiguration/deliveredHold``, ``EngineConfiguration/linkStateHold``); 0 for a
+    /// node that is not a neighbour.
+    public func heldMessages(toward neighbour: NodeID) -> Int {
         guard let s = session(of: neighbour) else { return 0 }
         return sessions[s].heldCount
     }

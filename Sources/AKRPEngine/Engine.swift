@@ -28,11 +28,12 @@ public final class Engine {
     /// One session per neighbour (fixed at start-up), behind a pointer for the same reason.
     let sessions: UnsafeMutablePointer<Session>
     let sessionCount: Int
-    /// Held `delivered` notices: `heldNoticesPerLink` per session, unstamped (the link header is written
-    /// when they leave, so they keep the link's sequence order).
+    /// Held `delivered` notices and link-state announcements (``sendLater(_:_:_:now:hold:)``):
+    /// `heldMessagesPerLink` per session, unstamped (the link header is written when they leave, so they
+    /// keep the link's sequence order).
     let held: UnsafeMutablePointer<Message>
-    /// Notices one link may hold before they all leave at once.
-    static let heldNoticesPerLink = 8
+    /// Messages one link may hold before they all leave at once.
+    static let heldMessagesPerLink = 8
     /// Key pool per session (same index).
     public let pools: [KeyPool]
     let records: UnsafeMutablePointer<Record>
@@ -101,8 +102,8 @@ public final class Engine {
         sessionCount = sessionList.count
         sessions = .allocate(capacity: max(1, sessionList.count))
         sessions.initialize(from: sessionList, count: sessionList.count)
-        held = .allocate(capacity: max(1, sessionList.count) * Self.heldNoticesPerLink)
-        held.initialize(repeating: Message(kind: .delivered), count: max(1, sessionList.count) * Self.heldNoticesPerLink)
+        held = .allocate(capacity: max(1, sessionList.count) * Self.heldMessagesPerLink)
+        held.initialize(repeating: Message(kind: .delivered), count: max(1, sessionList.count) * Self.heldMessagesPerLink)
         countersStorage = .allocate(capacity: 1)
         countersStorage.initialize(to: EngineCounters())
         pools = poolList
@@ -128,7 +129,7 @@ public final class Engine {
     deinit {
         sessions.deinitialize(count: sessionCount)
         sessions.deallocate()
-        held.deinitialize(count: max(1, sessionCount) * Self.heldNoticesPerLink)
+        held.deinitialize(count: max(1, sessionCount) * Self.heldMessagesPerLink)
         held.deallocate()
         countersStorage.deinitialize(count: 1)
         countersStorage.deallocate()
@@ -159,7 +160,7 @@ public final class Engine {
         total += links * c.poolCapacity * (c.unitSize + 1 + 4)
         total += topology.nodes.count * 24 + topology.links.count * 24
         total += links * MemoryLayout<Session>.stride
-        total += max(1, links) * heldNoticesPerLink * MemoryLayout<Message>.stride
+        total += max(1, links) * heldMessagesPerLink * MemoryLayout<Message>.stride
         return total
     }
 

@@ -113,8 +113,8 @@ struct Session {
     var blockDeviation: Double = 0
     var blockUnits: Double = 0
     var deliveries: UInt32 = 0
-    /// `delivered` notices waiting to ride with the next message to the peer (``Engine/sendLater``), and
-    /// when the first of them must leave anyway.
+    /// `delivered` notices and link-state announcements waiting to ride with the next message to the peer
+    /// (``Engine/sendLater(_:_:_:now:hold:)``), and when the earliest of them must leave anyway.
     var heldCount = 0
     var heldDeadline: Nanoseconds = .max
 }

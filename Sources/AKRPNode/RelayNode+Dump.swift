@@ -122,6 +122,8 @@ extension RelayNode {
                     ("conflicts_resolved", .unsigned(c.conflictsResolved)), ("units_substituted", .unsigned(c.unitsSubstituted)),
                     ("units_yielded", .unsigned(c.unitsYielded)), ("units_consumed", .unsigned(c.unitsConsumed)),
                     ("delivered_notices_held", .unsigned(c.deliveredNoticesHeld)),
+                    ("link_states_held", .unsigned(c.linkStatesHeld)),
+                    ("link_states_superseded", .unsigned(c.linkStatesSuperseded)),
                     ("units_discarded", .unsigned(c.unitsDiscarded)), ("peer_restarts", .unsigned(c.peerRestarts)),
                     ("lease_expiries", .unsigned(c.leaseExpiries)),
                     ("authentication_units_sent", .unsigned(c.authenticationUnitsSent)),

@@ -77,6 +77,7 @@ extension Run {
             s.latencyBudget = UInt64(budgets[0] * 1e6)
             s.etaDeviations = etaDeviations
             s.deliveredHold = UInt64(deliveredHoldMs * 1e6)
+            s.linkStateHold = UInt64(linkStateHoldMs * 1e6)
             s.adaptiveMultipath = adaptiveMultipath
             s.linkStateRadius = linkStateRadius
             s.detourBudget = detourBudgetMs == "off" ? nil : UInt64((Double(detourBudgetMs) ?? 0) * 1e6)

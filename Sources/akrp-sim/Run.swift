@@ -52,6 +52,10 @@ struct Run: ParsableCommand {
         name: .customLong("delivered-hold-ms"),
         help: "AKRP: how long a delivered notice may wait for another message to the same neighbour to share its frame (0…10000 ms; 0 = at once).")
     var deliveredHoldMs: Double = Double(EngineConfiguration().deliveredHold) / 1e6
+    @Option(
+        name: .customLong("link-state-hold-ms"),
+        help: "AKRP: how long a link-state announcement may wait for another message to the same neighbour to share its frame; a newer one about the same link replaces it (0…10000 ms; 0 = at once).")
+    var linkStateHoldMs: Double = Double(EngineConfiguration().linkStateHold) / 1e6
     @Option(name: .customLong("link-state-ms"), help: "AKRP link-state refresh, ms (announcements also on level-band changes; 0 = off).") var linkStateMs = Double(EngineConfiguration().linkStateInterval / 1_000_000)
     @Option(name: .customLong("processing-us"), help: "Processing time per message per node, µs.") var processingUs: Double = 50
     @Option(name: .customLong("bound-bps"), help: "Flow bound (bit/s) from tools/flow-bound.py; default: computed here.")
@@ -112,6 +116,9 @@ struct Run: ParsableCommand {
         guard etaDeviations >= 0 && etaDeviations <= 10 else { throw ValidationError("--eta-deviations must be 0…10") }
         guard deliveredHoldMs >= 0 && deliveredHoldMs <= 10_000 else {
             throw ValidationError("--delivered-hold-ms must be 0…10000")
+        }
+        guard linkStateHoldMs >= 0 && linkStateHoldMs <= 10_000 else {
+            throw ValidationError("--link-state-hold-ms must be 0…10000")
         }
         guard WorkloadKind(rawValue: workload) != nil else { throw ValidationError("--workload must be poisson, ppbp or hotspot") }
         _ = try protocolList()

@@ -44,6 +44,7 @@ enum Fixtures {
         yield-margin-ms = 20
         eta-deviations = 2
         delivered-hold-ms = 100
+        link-state-hold-ms = 25
         authentication-reserve = 16
 
         [keys]
@@ -195,6 +196,7 @@ enum Fixtures {
         c.engine.etaDeviations = 0.00001
         c.engine.authenticationReserve = 0
         c.engine.deliveredHold = 10_000_000_000
+        c.engine.linkStateHold = 1
         c.keyStore.capacity = 1_000_000
         c.keyStore.expiry = 1
         c.keyStore.requestTimeout = 2_500_000

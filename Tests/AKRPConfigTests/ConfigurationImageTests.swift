@@ -109,6 +109,31 @@ import Testing
         #expect(throws: ConfigurationImageError.self) { try ConfigurationImage.decode(ConfigurationImage.encode(c)) }
     }
 
+    /// `link-state-hold-ms` has its own optional section (tag 0x4C) on the same terms; with both, each
+    /// decodes to its own field, whatever their order.
+    @Test func linkStateHoldSection() throws {
+        var c = Fixtures.fullExampleValue
+        c.engine.deliveredHold = EngineConfiguration().deliveredHold
+        c.engine.linkStateHold = EngineConfiguration().linkStateHold
+        let plain = Self.body(of: c)
+        c.engine.linkStateHold = 250_000_000
+        let held = Self.body(of: c)
+        #expect(held.count == plain.count + 13)
+        let section: [UInt8] = [0x4C, 8, 0, 0, 0, 0x80, 0xB2, 0xE6, 0x0E, 0, 0, 0, 0]
+        #expect(Array(held.suffix(13)) == section)
+        let decoded = try ConfigurationImage.decode(Self.sealed(held)).engine
+        #expect(decoded.linkStateHold == 250_000_000)
+        #expect(decoded.deliveredHold == EngineConfiguration().deliveredHold)
+        #expect(try ConfigurationImage.decode(Self.sealed(plain)).engine.linkStateHold == EngineConfiguration().linkStateHold)
+        // Both sections, in the other order: each value to its own field.
+        let delivered: [UInt8] = [0x45, 8, 0, 0, 0] + [UInt8](repeating: 0, count: 8)
+        let both = try ConfigurationImage.decode(Self.sealed(plain + section + delivered)).engine
+        #expect(both.linkStateHold == 250_000_000 && both.deliveredHold == 0)
+        #expect(throws: ConfigurationImageError.self) { try ConfigurationImage.decode(Self.sealed(held + section)) }
+        c.engine.linkStateHold = 10_000_000_001
+        #expect(throws: ConfigurationImageError.self) { try ConfigurationImage.decode(ConfigurationImage.encode(c)) }
+    }
+
     @Test func sealedButMalformedBodiesAreRefused() {
         let body = Self.body(of: Fixtures.fullExampleValue)
         // Empty body.

@@ -39,7 +39,7 @@ struct DeliveredHoldTests {
         net.run()
         #expect(net.sourceKeys[id] != nil && net.sourceKeys[id] == net.destinationKeys[id])
         #expect(net.inFlightCount == 0)
-        #expect(net.engine(NodeID(3)).heldNotices(toward: NodeID(2)) == 1)
+        #expect(net.engine(NodeID(3)).heldMessages(toward: NodeID(2)) == 1)
         #expect(!confirmed(net, id))
         return (net, id)
     }
@@ -52,13 +52,13 @@ struct DeliveredHoldTests {
         net.advance(by: 1)
         net.run()
         // Node 2 forwards it with its own hold.
-        #expect(net.engine(NodeID(3)).heldNotices(toward: NodeID(2)) == 0)
-        #expect(net.engine(NodeID(2)).heldNotices(toward: NodeID(1)) == 1)
+        #expect(net.engine(NodeID(3)).heldMessages(toward: NodeID(2)) == 0)
+        #expect(net.engine(NodeID(2)).heldMessages(toward: NodeID(1)) == 1)
         #expect(!confirmed(net, id))
         net.advance(by: Self.hold)
         net.run()
         #expect(confirmed(net, id))
-        #expect(net.engines.allSatisfy { $0.heldNotices(toward: NodeID(2)) == 0 && $0.heldUnits == 0 })
+        #expect(net.engines.allSatisfy { $0.heldMessages(toward: NodeID(2)) == 0 && $0.heldUnits == 0 })
         #expect(net.checker.violations.isEmpty)
     }
 
@@ -93,7 +93,7 @@ struct DeliveredHoldTests {
         // Every confirm left node 2 before the first commit arrived: only the bound sends notices.
         #expect(ids.allSatisfy { net.destinationKeys[$0] != nil })
         #expect(ids.filter { confirmed(net, $0) }.count == 8)
-        #expect(net.engine(NodeID(2)).heldNotices(toward: NodeID(1)) == 1)
+        #expect(net.engine(NodeID(2)).heldMessages(toward: NodeID(1)) == 1)
         net.advance(by: Self.hold)
         net.run()
         #expect(ids.allSatisfy { confirmed(net, $0) })
@@ -105,7 +105,7 @@ struct DeliveredHoldTests {
         let (net, id) = try deliveredWithNoticeWaiting()
         try net.restart(NodeID(2), incarnation: 2)
         net.run()
-        #expect(net.engine(NodeID(3)).heldNotices(toward: NodeID(2)) == 0)
+        #expect(net.engine(NodeID(3)).heldMessages(toward: NodeID(2)) == 0)
         // Dropped, not sent: nothing tells node 1, even after the hold.
         net.advance(by: Self.hold)
         net.run()
@@ -123,7 +123,7 @@ struct DeliveredHoldTests {
             net.deliver(queue: q)
         }
         #expect(confirmed(net, id))
-        #expect(net.engines.allSatisfy { e in e.neighbours.allSatisfy { e.heldNotices(toward: $0) == 0 } })
+        #expect(net.engines.allSatisfy { e in e.neighbours.allSatisfy { e.heldMessages(toward: $0) == 0 } })
         // Two commits down and two notices up, every one carrying the flag.
         #expect(notices.map(\.kind) == [.commit, .commit, .delivered, .delivered])
         #expect(notices.allSatisfy { $0.reason == Message.noticeAwaited })
@@ -136,7 +136,7 @@ struct DeliveredHoldTests {
         let id = try net.request(from: NodeID(1), to: NodeID(3), units: 2)
         net.run()
         #expect(confirmed(net, id))
-        #expect(net.engine(NodeID(3)).heldNotices(toward: NodeID(2)) == 0)
+        #expect(net.engine(NodeID(3)).heldMessages(toward: NodeID(2)) == 0)
     }
 
     @Test("the configuration refuses a hold over 10 s, naming the field")

@@ -414,6 +414,7 @@ struct LinkStateTests {
         var c = ProtocolScenarioTests.config()
         c.linkStateInterval = 2_000_000_000
         c.linkStateCheckInterval = 100_000_000
+        c.linkStateHold = 0  // announcements leave at once (the hold: LinkStateHoldTests)
         let net = try ManualNetwork(topology: ProtocolScenarioTests.line(3), configuration: c)
         net.run()
         for l in net.topology.links { net.supplyKey(link: l.id, count: 10) }
@@ -439,6 +440,7 @@ struct LinkStateTests {
         var c = ProtocolScenarioTests.config()
         c.linkStateInterval = 2_000_000_000
         c.linkStateRadius = 2
+        c.linkStateHold = 0  // announcements leave at once (the hold: LinkStateHoldTests)
         let net = try ManualNetwork(topology: ProtocolScenarioTests.line(5), configuration: c)
         net.run()
         let link = LinkID(NodeID(1), NodeID(2))

@@ -80,7 +80,7 @@ struct EngineFieldRoundTripTests {
         func play(_ loop: WireLoop) throws {
             try drive(loop)
             for _ in 0..<16 where loop.net.engines.contains(where: { e in
-                loop.net.topology.nodes.contains { e.heldNotices(toward: $0) > 0 }
+                loop.net.topology.nodes.contains { e.heldMessages(toward: $0) > 0 }
             }) {
                 try loop.advance(by: loop.net.configuration.deliveredHold)
                 try loop.run()

@@ -134,6 +134,7 @@ public final class EngineNetworkRun: NetworkRun {
         c.linkStateRadius = scenario.linkStateRadius
         c.etaDeviations = scenario.etaDeviations
         c.deliveredHold = scenario.deliveredHold
+        c.linkStateHold = scenario.linkStateHold
         c.keyAwareRouting = routing == .keyAware
         // Link-state flooding only serves key-aware routing.
         c.linkStateInterval = routing == .keyAware ? scenario.linkStateInterval : 0

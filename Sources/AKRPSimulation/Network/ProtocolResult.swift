@@ -101,6 +101,8 @@ public struct ProtocolResult: Sendable {
     public var etaDeviations: Double?
     /// AKRP: how long delivered notices wait for other messages, ms (`nil` for the baselines).
     public var deliveredHoldMs: Double?
+    /// AKRP: how long link-state announcements wait for other messages, ms (`nil` for the baselines).
+    public var linkStateHoldMs: Double?
     /// AKRP: detour budget, ms (`nil`: no detour restriction, or a baseline).
     public var detourBudgetMs: Double?
     /// The protocol without a `@budget` suffix.
@@ -116,6 +118,7 @@ public struct ProtocolResult: Sendable {
             latencyBudgetMs = Double(s.latencyBudget) / 1e6
             etaDeviations = s.etaDeviations
             deliveredHoldMs = Double(s.deliveredHold) / 1e6
+            linkStateHoldMs = Double(s.linkStateHold) / 1e6
             detourBudgetMs = s.detourBudget.map { Double(min($0, s.latencyBudget)) / 1e6 }
         }
         self.routing = routing.rawValue
@@ -278,6 +281,7 @@ public struct ProtocolResult: Sendable {
         w.addRaw("latency_budget_ms", latencyBudgetMs.map(jsonNumber) ?? "null")
         w.addRaw("eta_deviations", etaDeviations.map(jsonNumber) ?? "null")
         w.addRaw("delivered_hold_ms", deliveredHoldMs.map(jsonNumber) ?? "null")
+        w.addRaw("link_state_hold_ms", linkStateHoldMs.map(jsonNumber) ?? "null")
         w.addRaw("detour_budget_ms", detourBudgetMs.map(jsonNumber) ?? "null")
         w.add("bound_throughput_bps", boundThroughputBps)
         w.add("bound_ratio", boundRatio)

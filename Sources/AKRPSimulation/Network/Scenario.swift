@@ -63,6 +63,9 @@ public struct Scenario: Sendable {
     /// AKRP: how long a `delivered` notice may wait for another message to share its frame
     /// (`EngineConfiguration.deliveredHold`).
     public var deliveredHold: Nanoseconds = EngineConfiguration().deliveredHold
+    /// AKRP: how long a link-state announcement may wait for another message to share its frame
+    /// (`EngineConfiguration.linkStateHold`).
+    public var linkStateHold: Nanoseconds = EngineConfiguration().linkStateHold
     /// AKRP link-state announcement interval (0 = off).
     public var linkStateInterval: Nanoseconds = EngineConfiguration().linkStateInterval
     /// AKRP record table size per node.
