@@ -44,6 +44,8 @@ public struct ChaosResult: Sendable {
     public var unitsYielded: UInt64
     /// `delivered` notices that waited for company (`EngineCounters.deliveredNoticesHeld`).
     public var noticesHeld: UInt64 = 0
+    /// Link-state announcements that waited for company (`EngineCounters.linkStatesHeld`).
+    public var linkStatesHeld: UInt64 = 0
     /// Inputs the engines refused (counted `InputRejection`s).
     public var rejections: UInt64
     /// Invariant violations found (empty when the seed passed).
@@ -238,6 +240,7 @@ public final class ChaosRun {
         result.rejections = live.reduce(0) { $0 + $1.counters.totalRejections }
         result.unitsYielded = live.reduce(0) { $0 + $1.counters.unitsYielded }
         result.noticesHeld = live.reduce(0) { $0 + $1.counters.deliveredNoticesHeld }
+        result.linkStatesHeld = live.reduce(0) { $0 + $1.counters.linkStatesHeld }
         result.violations = checker.violations
         result.keysCheckedAgainstStreams = checker.keysCheckedAgainstStreams
         return result

@@ -11,12 +11,14 @@ struct ChaosTests {
         var faultFree = 0
         var delivered = 0
         var held: UInt64 = 0
+        var linkStatesHeld: UInt64 = 0
         for k in 0..<50 {
             let seed = UInt64(batch * 50 + k + 1)
             let r = ChaosRun(seed: seed).run()
             if r.faultFree { faultFree += 1 }
             delivered += r.deliveredBothEnds
             held += r.noticesHeld
+            linkStatesHeld += r.linkStatesHeld
             #expect(r.violations.isEmpty, "seed \(seed): \(r.violations.first.map { "\($0)" } ?? "") — replay: \(r.replayCommand)")
         }
         // The batch really exercised the protocol.
@@ -24,6 +26,8 @@ struct ChaosTests {
         #expect(faultFree > 0)
         // … including delivered notices that waited for company (docs/PROTOCOL.md §4.12).
         #expect(held > 0)
+        // … and link-state announcements that did (§3.4).
+        #expect(linkStatesHeld > 0)
     }
 
     /// Seed 28589 (found by `tools/soak-chaos`): a relay's share to two destinations is lost, and their
