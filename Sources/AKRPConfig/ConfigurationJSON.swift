@@ -44,6 +44,7 @@ public enum ConfigurationJSON {
                     ("linkStateRadius", .signed(e.linkStateRadius)),
                     ("nominalRateBeforePattern", .bool(e.nominalRateBeforePattern)),
                     ("detourBudgetNanoseconds", e.detourBudget.map(JSONValue.unsigned) ?? .null),
+                    ("detourReserve", .real(e.detourReserve)),
                     ("keyAwareRouting", .bool(e.keyAwareRouting)),
                     ("borrowing", .bool(e.borrowing)),
                     ("yieldAtCommit", .bool(e.yieldAtCommit)),

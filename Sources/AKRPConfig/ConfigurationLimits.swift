@@ -40,6 +40,8 @@ public enum ConfigurationLimits {
     public static let etaDeviations: ClosedRange<Double> = 0...10
     /// `delivered-hold-ms`, nanoseconds (at most 10 s).
     public static let deliveredHold: ClosedRange<Nanoseconds> = 0...10_000_000_000
+    /// `detour-reserve`, key blocks.
+    public static let detourReserve: ClosedRange<Double> = 0...10
     /// `link-state-hold-ms`, nanoseconds (at most 10 s).
     public static let linkStateHold: ClosedRange<Nanoseconds> = 0...10_000_000_000
     /// Timer settings that may be zero (`latency-budget-ms`, `completion-grace-ms`, …), nanoseconds.

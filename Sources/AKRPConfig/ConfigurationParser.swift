@@ -307,6 +307,7 @@ struct ConfigurationParser {
         try r.boolean("yield", into: &e.yieldAtCommit)
         try r.duration("yield-margin-ms", Limits.duration, into: &e.yieldMargin)
         try r.real("eta-deviations", Limits.etaDeviations, into: &e.etaDeviations)
+        try r.real("detour-reserve", Limits.detourReserve, into: &e.detourReserve)
         try r.duration("delivered-hold-ms", Limits.deliveredHold, into: &e.deliveredHold)
         try r.duration("link-state-hold-ms", Limits.linkStateHold, into: &e.linkStateHold)
         try r.integer("authentication-reserve", 0...(Limits.poolCapacity.upperBound - 1), "units", into: &e.authenticationReserve)

@@ -44,6 +44,7 @@ extension ConfigurationText {
         line("link-state-radius", "\(e.linkStateRadius)")
         yesNo("nominal-rate-before-pattern", e.nominalRateBeforePattern)
         line("detour-budget-ms", e.detourBudget.map(TextValue.milliseconds) ?? "off")
+        line("detour-reserve", TextValue.formatReal(e.detourReserve))
         yesNo("key-aware-routing", e.keyAwareRouting)
         yesNo("borrowing", e.borrowing)
         yesNo("yield", e.yieldAtCommit)

@@ -78,6 +78,7 @@ struct ConfigurationChecker {
         if let detour = e.detourBudget { try duration(detour, Limits.duration, place: p, field: "detour-budget-ms") }
         try duration(e.yieldMargin, Limits.duration, place: p, field: "yield-margin-ms")
         try real(e.etaDeviations, Limits.etaDeviations, place: p, field: "eta-deviations")
+        try real(e.detourReserve, Limits.detourReserve, place: p, field: "detour-reserve")
         try duration(e.deliveredHold, Limits.deliveredHold, place: p, field: "delivered-hold-ms")
         try duration(e.linkStateHold, Limits.linkStateHold, place: p, field: "link-state-hold-ms")
         if e.authenticationReserve < 0 || e.authenticationReserve >= e.poolCapacity {
@@ -118,7 +119,7 @@ struct ConfigurationChecker {
         "keyAwareRouting": "key-aware-routing", "borrowing": "borrowing", "yieldAtCommit": "yield",
         "yieldMargin": "yield-margin-ms", "etaDeviations": "eta-deviations",
         "authenticationReserve": "authentication-reserve", "deliveredHold": "delivered-hold-ms",
-        "linkStateHold": "link-state-hold-ms",
+        "linkStateHold": "link-state-hold-ms", "detourReserve": "detour-reserve",
     ]
 
     // MARK: [keys], [peers]

@@ -129,6 +129,8 @@ enum ConfigurationImageExtension: UInt8 {
     case engine = 0x45
     /// `link-state-hold-ms` (u64 ns), added after `delivered-hold-ms`.
     case linkStateHold = 0x4C
+    /// `detour-reserve` (f64, key blocks), added after `link-state-hold-ms`.
+    case detourReserve = 0x52
 
     static func encode(_ c: NodeConfiguration, into w: inout ImageWriter) {
         if !c.management.isDefault {
@@ -154,6 +156,11 @@ enum ConfigurationImageExtension: UInt8 {
             e.u64(c.engine.linkStateHold)
             section(.linkStateHold, e, into: &w)
         }
+        if c.engine.detourReserve.bitPattern != EngineConfiguration().detourReserve.bitPattern {
+            var e = ImageWriter()
+            e.f64(c.engine.detourReserve)
+            section(.detourReserve, e, into: &w)
+        }
     }
 
     private static func section(_ tag: ConfigurationImageExtension, _ body: ImageWriter, into w: inout ImageWriter) {
@@ -177,9 +184,16 @@ enum ConfigurationImageExtension: UInt8 {
             case .management: c.management = try decodeManagement(&r)
             case .engine: c.engine.deliveredHold = try r.u64("delivered-hold-ms")
             case .linkStateHold: c.engine.linkStateHold = try r.u64("link-state-hold-ms")
+            case .detourReserve: c.engine.detourReserve = try r.f64("detour-reserve")
             }
             guard r.offset == end else {
-                let name = kind == .management ? "management" : (kind == .engine ? "engine" : "link-state-hold-ms")
+                let name: String
+                switch kind {
+                case .management: name = "management"
+                case .engine: name = "engine"
+                case .linkStateHold: name = "link-state-hold-ms"
+                case .detourReserve: name = "detour-reserve"
+                }
                 throw r.malformed(r.offset, name, "section length does not match its fields")
             }
         }

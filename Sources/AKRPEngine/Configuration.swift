@@ -78,6 +78,12 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// cost per delivered bit. `nil` = the full latency budget (no detour restriction); a value above
     /// `latencyBudget` acts as `latencyBudget`.
     public var detourBudget: Nanoseconds? = 0
+    /// The trunk reserve of detour admission: key taken after a request's deadline — a detour's deadline
+    /// is its arrival plus `detourBudget`, so with the default every detour — may come only from a link
+    /// that still has at least this fraction of a key block (the link's learned `blockUnits`) free and
+    /// delivered, so that the last units of each block stay for requests on their direct paths. 0 = none
+    /// (a detour takes any spare delivered key). Range 0…10 blocks.
+    public var detourReserve: Double = 0.2
     /// Use key-aware path costs (link-state levels) instead of plain delay.
     public var keyAwareRouting: Bool = true
     /// Conflict detection and resolution: when false, an end never borrows the other end's units
@@ -138,6 +144,9 @@ public struct EngineConfiguration: Sendable, Equatable {
         }
         if !(etaDeviations >= 0 && etaDeviations <= 10) {
             throw .invalid(field: "etaDeviations", reason: "must be 0…10")
+        }
+        if !(detourReserve >= 0 && detourReserve <= 10) {
+            throw .invalid(field: "detourReserve", reason: "must be 0…10 key blocks")
         }
         if linkStateRadius < 1 || linkStateRadius > 16 {
             throw .invalid(field: "linkStateRadius", reason: "must be 1…16 hops")

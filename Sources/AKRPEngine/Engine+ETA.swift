@@ -50,7 +50,12 @@ extension Engine {
     @inline(__always)
     func indexLimit(_ session: Int, deadline: Nanoseconds, now: Nanoseconds) -> UnitIndex {
         let pool = pools[session]
-        guard deadline > now else { return pool.tail }
+        guard deadline > now else {
+            // Past the deadline (a detour's is its arrival plus `detourBudget`): delivered key only, and only
+            // while the link keeps `detourReserve` of a key block free (docs/PROTOCOL.md §10.1).
+            let keep = configuration.detourReserve * sessions[session].blockUnits
+            return Double(pool.availableDelivered) >= keep ? pool.tail : pool.head
+        }
         var span: Double
         if sessions[session].deliveries >= 4 && sessions[session].blockUnits >= 1 && sessions[session].blockPeriod > 0 {
             let period = sessions[session].blockPeriod + configuration.etaDeviations * sessions[session].blockDeviation

@@ -81,6 +81,7 @@ extension Run {
             s.adaptiveMultipath = adaptiveMultipath
             s.linkStateRadius = linkStateRadius
             s.detourBudget = detourBudgetMs == "off" ? nil : UInt64((Double(detourBudgetMs) ?? 0) * 1e6)
+            s.detourReserve = detourReserve
             s.linkStateInterval = UInt64(linkStateMs * 1e6)
             s.processing = UInt64(processingUs * 1e3)
             s.load = rate == nil ? x : 0

@@ -37,6 +37,10 @@ struct Run: ParsableCommand {
         help: "AKRP: a path longer than the direct one may only take key arriving within this many ms (off = whole budget).")
     var detourBudgetMs = "0"
     @Option(
+        name: .customLong("detour-reserve"),
+        help: "AKRP: a detour takes delivered key only from links keeping this fraction of a key block free (trunk reservation; 0…10, 0 = none).")
+    var detourReserve: Double = EngineConfiguration().detourReserve
+    @Option(
         name: .customLong("link-state-radius"),
         help: "AKRP: hops a link-state announcement travels (1…16; 16 = the whole network).")
     var linkStateRadius = 16
@@ -114,6 +118,7 @@ struct Run: ParsableCommand {
             throw ValidationError("--demand and --workload hotspot both choose the pairs: use --workload poisson or ppbp with --demand")
         }
         guard etaDeviations >= 0 && etaDeviations <= 10 else { throw ValidationError("--eta-deviations must be 0…10") }
+        guard detourReserve >= 0 && detourReserve <= 10 else { throw ValidationError("--detour-reserve must be 0…10") }
         guard deliveredHoldMs >= 0 && deliveredHoldMs <= 10_000 else {
             throw ValidationError("--delivered-hold-ms must be 0…10000")
         }

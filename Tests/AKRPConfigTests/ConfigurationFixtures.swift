@@ -45,6 +45,7 @@ enum Fixtures {
         eta-deviations = 2
         delivered-hold-ms = 100
         link-state-hold-ms = 25
+        detour-reserve = 0.2
         authentication-reserve = 16
 
         [keys]
@@ -197,6 +198,7 @@ enum Fixtures {
         c.engine.authenticationReserve = 0
         c.engine.deliveredHold = 10_000_000_000
         c.engine.linkStateHold = 1
+        c.engine.detourReserve = 10
         c.keyStore.capacity = 1_000_000
         c.keyStore.expiry = 1
         c.keyStore.requestTimeout = 2_500_000

@@ -134,6 +134,27 @@ import Testing
         #expect(throws: ConfigurationImageError.self) { try ConfigurationImage.decode(ConfigurationImage.encode(c)) }
     }
 
+    /// `detour-reserve` too: section 0x52, an f64, written only when not the default.
+    @Test func detourReserveSection() throws {
+        var c = Fixtures.fullExampleValue
+        c.engine.deliveredHold = EngineConfiguration().deliveredHold
+        c.engine.linkStateHold = EngineConfiguration().linkStateHold
+        c.engine.detourReserve = EngineConfiguration().detourReserve
+        let plain = Self.body(of: c)
+        c.engine.detourReserve = 0.5
+        let reserved = Self.body(of: c)
+        #expect(Array(reserved.suffix(13)) == [0x52, 8, 0, 0, 0] + [0, 0, 0, 0, 0, 0, 0xE0, 0x3F])
+        #expect(reserved.count == plain.count + 13)
+        #expect(try ConfigurationImage.decode(Self.sealed(reserved)).engine.detourReserve == 0.5)
+        #expect(try ConfigurationImage.decode(Self.sealed(plain)).engine.detourReserve == EngineConfiguration().detourReserve)
+        // NaN or over 10 blocks: refused.
+        var nan = reserved
+        nan.replaceSubrange(nan.count - 8..<nan.count, with: [0, 0, 0, 0, 0, 0, 0xF8, 0x7F])
+        #expect(throws: ConfigurationImageError.self) { try ConfigurationImage.decode(Self.sealed(nan)) }
+        c.engine.detourReserve = 10.5
+        #expect(throws: ConfigurationImageError.self) { try ConfigurationImage.decode(ConfigurationImage.encode(c)) }
+    }
+
     @Test func sealedButMalformedBodiesAreRefused() {
         let body = Self.body(of: Fixtures.fullExampleValue)
         // Empty body.

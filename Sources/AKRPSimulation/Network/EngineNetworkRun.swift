@@ -130,6 +130,7 @@ public final class EngineNetworkRun: NetworkRun {
         c.latencyBudget = scenario.latencyBudget
         c.nominalRateBeforePattern = false
         c.detourBudget = scenario.detourBudget
+        c.detourReserve = scenario.detourReserve
         c.adaptiveMultipath = scenario.adaptiveMultipath
         c.linkStateRadius = scenario.linkStateRadius
         c.etaDeviations = scenario.etaDeviations

@@ -105,6 +105,8 @@ public struct ProtocolResult: Sendable {
     public var linkStateHoldMs: Double?
     /// AKRP: detour budget, ms (`nil`: no detour restriction, or a baseline).
     public var detourBudgetMs: Double?
+    /// AKRP: detour admission's trunk reserve, key blocks (`nil` for the baselines).
+    public var detourReserve: Double?
     /// The protocol without a `@budget` suffix.
     public var protocolFamily: String { protocolName.split(separator: "@").first.map(String.init) ?? protocolName }
 
@@ -120,6 +122,7 @@ public struct ProtocolResult: Sendable {
             deliveredHoldMs = Double(s.deliveredHold) / 1e6
             linkStateHoldMs = Double(s.linkStateHold) / 1e6
             detourBudgetMs = s.detourBudget.map { Double(min($0, s.latencyBudget)) / 1e6 }
+            detourReserve = s.detourReserve
         }
         self.routing = routing.rawValue
         self.workload = workload
@@ -283,6 +286,7 @@ public struct ProtocolResult: Sendable {
         w.addRaw("delivered_hold_ms", deliveredHoldMs.map(jsonNumber) ?? "null")
         w.addRaw("link_state_hold_ms", linkStateHoldMs.map(jsonNumber) ?? "null")
         w.addRaw("detour_budget_ms", detourBudgetMs.map(jsonNumber) ?? "null")
+        w.addRaw("detour_reserve", detourReserve.map(jsonNumber) ?? "null")
         w.add("bound_throughput_bps", boundThroughputBps)
         w.add("bound_ratio", boundRatio)
         w.add("messages", Int(messages))

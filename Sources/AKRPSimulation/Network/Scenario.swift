@@ -54,6 +54,8 @@ public struct Scenario: Sendable {
     public var latencyBudget: Nanoseconds = EngineConfiguration().latencyBudget
     /// AKRP detour admission (`EngineConfiguration.detourBudget`); `nil` lets detours use the whole budget.
     public var detourBudget: Nanoseconds? = 0
+    /// AKRP detour admission's trunk reserve, key blocks (`EngineConfiguration.detourReserve`).
+    public var detourReserve: Double = EngineConfiguration().detourReserve
     /// AKRP link-state flood radius in hops (`EngineConfiguration.linkStateRadius`).
     public var linkStateRadius = 16
     /// AKRP multipath launches one branch when the best path has the key (`EngineConfiguration.adaptiveMultipath`).
