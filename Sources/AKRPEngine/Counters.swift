@@ -22,6 +22,8 @@ public struct EngineCounters: Sendable, Equatable {
     public var reroutes: UInt64 = 0
     /// Branches launched on a path longer than the direct one, limited to `detourBudget`.
     public var detourBranches: UInt64 = 0
+    /// Detours not launched because link state put a later hop short of delivered key (§10.1).
+    public var detoursSkipped: UInt64 = 0
     /// Units whose owner's binding overrode a local proposal or binding (CD&R conflicts).
     public var conflictsResolved: UInt64 = 0
     /// `delivered` notices that waited for another message to the same neighbour (`deliveredHold`).

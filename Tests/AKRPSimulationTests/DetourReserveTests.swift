@@ -3,7 +3,8 @@ import AKRPSimulation
 import Testing
 
 /// Detour admission's trunk reserve (docs/PROTOCOL.md §10.1): a detour takes delivered key only from
-/// links that keep `detourReserve` of a key block free; a request on its direct path is not limited.
+/// links that keep `detourReserve` of a key block free; a request on its direct path is not limited; and
+/// a detour that the source's link state puts short of key is not launched.
 @Suite("Detour trunk reserve")
 struct DetourReserveTests {
     /// Triangle 1-2-3 with the direct link 1-3: a request 1→3 has the direct path 1>3 and the detour
@@ -69,5 +70,60 @@ struct DetourReserveTests {
         #expect(path(net, id) == "1>3")
         #expect(net.sourceKeys[id] != nil && net.sourceKeys[id] == net.destinationKeys[id])
         #expect(net.engine(NodeID(1)).pool(toward: NodeID(3))?.availableDelivered == 76)
+    }
+
+    /// Key-aware routing with link state: node 2 announces link 2-3 to node 1 (hold 0). Links 1-2 and,
+    /// when `farKey`, 2-3 get four 20-unit blocks; the direct link 1-3 none.
+    static func linkStateNetwork(farKey: Bool) throws -> ManualNetwork {
+        let t = try Topology(
+            nodes: [NodeID(1), NodeID(2), NodeID(3)],
+            links: [(1, 2), (2, 3), (1, 3)].map {
+                TopologyLink(a: NodeID($0.0), b: NodeID($0.1), unitsPerSecond: 1000, delay: 1_000_000)
+            })
+        var c = SmallNetwork.configuration()
+        c.poolCapacity = 256
+        c.nominalRateBeforePattern = false
+        c.keyAwareRouting = true
+        c.linkStateInterval = 60_000_000_000
+        c.linkStateCheckInterval = 10_000_000
+        c.linkStateHold = 0
+        let net = try ManualNetwork(topology: t, configuration: c)
+        net.run()
+        for _ in 0..<4 {
+            net.supplyKey(link: LinkID(NodeID(1), NodeID(2)), count: 20)
+            if farKey { net.supplyKey(link: LinkID(NodeID(2), NodeID(3)), count: 20) }
+            net.advance(by: 10_000_000)
+            net.run()
+        }
+        return net
+    }
+
+    @Test("a detour that link state puts short of key is not launched: no frame for a sure refusal")
+    func detourKnownShortIsNotLaunched() throws {
+        let net = try Self.linkStateNetwork(farKey: false)
+        let link23 = try #require(net.topology.index(of: LinkID(NodeID(2), NodeID(3))))
+        #expect(net.engine(NodeID(1)).router.knownLevel(link: link23) == 0)
+        let sent = net.engine(NodeID(1)).counters.messagesSent
+        let id = try net.request(from: NodeID(1), to: NodeID(3), units: 2)
+        #expect(net.inFlightCount == 0)
+        net.run()
+        #expect(net.failures[id] == .noKeyWithinBudget)
+        #expect(net.engine(NodeID(1)).counters.messagesSent == sent)
+        #expect(net.engine(NodeID(1)).counters.detoursSkipped == 1)
+        #expect(net.engine(NodeID(1)).pool(toward: NodeID(2))?.availableDelivered == 80)
+    }
+
+    @Test("a detour link state puts in key is launched and delivered")
+    func detourKnownInKeyIsLaunched() throws {
+        let net = try Self.linkStateNetwork(farKey: true)
+        let link23 = try #require(net.topology.index(of: LinkID(NodeID(2), NodeID(3))))
+        // Announced when the first block moved the level out of band 0; later blocks stay in its band.
+        #expect(net.engine(NodeID(1)).router.knownLevel(link: link23) == 20)
+        let id = try net.request(from: NodeID(1), to: NodeID(3), units: 2)
+        net.run()
+        #expect(path(net, id) == "1>2>3")
+        #expect(net.sourceKeys[id] != nil && net.sourceKeys[id] == net.destinationKeys[id])
+        #expect(net.engine(NodeID(1)).counters.detoursSkipped == 0)
+        #expect(net.checker.violations.isEmpty)
     }
 }
