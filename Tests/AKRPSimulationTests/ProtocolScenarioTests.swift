@@ -475,6 +475,9 @@ struct AdaptiveMultipathTests {
         c.nominalRateBeforePattern = false
         c.linkStateInterval = 10_000_000_000
         c.linkStateCheckInterval = 100_000_000
+        // Node 1 must hear node 2's announcement at once: with a hold it rode only on node 2's detour
+        // reserves toward node 1, which the source now skips (docs/PROTOCOL.md §10.1).
+        c.linkStateHold = 0
         let net = try ManualNetwork(topology: t, configuration: c)
         net.run()
         for link in [LinkID(NodeID(1), NodeID(2)), LinkID(NodeID(3), NodeID(4)), LinkID(NodeID(1), NodeID(4))] {
