@@ -99,9 +99,15 @@ extension Engine {
     /// Whether every link of `path` has at least max(`units`, 16) free delivered units by this node's
     /// knowledge (own links exact, others from link state, whose bands only tell "16 or more" reliably).
     func pathHasKey(_ path: Path, units: Int) -> Bool {
-        var h = 0
+        knownLevels(of: path, from: 0, atLeast: max(units, 16))
+    }
+
+    /// Whether every link of `path` from hop `first` on has at least `units` free delivered units by this
+    /// node's knowledge (the router's levels: own links exact, others from link state).
+    func knownLevels(of path: Path, from first: Int, atLeast units: Int) -> Bool {
+        var h = first
         while h < path.hops {
-            guard let linkIndex = topology.linkIndex[path.link(h)], router.knownLevel(link: linkIndex) >= Double(max(units, 16)) else {
+            guard let linkIndex = topology.linkIndex[path.link(h)], router.knownLevel(link: linkIndex) >= Double(units) else {
                 return false
             }
             h += 1

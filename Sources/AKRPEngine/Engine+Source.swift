@@ -25,7 +25,9 @@ extension Engine {
             counters.detourBranches += 1
             // Such a detour takes delivered key only: if link state says a later hop has less free than the
             // request, it would be refused there after a reserve and a fail per hop crossed (§10.1).
-            if message.time <= now && configuration.keyAwareRouting && knownShort(path, units: Int(message.size)) {
+            // (The source's own hop, 0, is checked exactly when it chooses its units.)
+            if message.time <= now && configuration.keyAwareRouting
+                && !knownLevels(of: path, from: 1, atLeast: Int(message.size)) {
                 counters.detoursSkipped += 1
                 return branchFailed(request, branch: UInt8(b), reason: .noKeyWithinBudget, now: now, outbox: outbox)
             }
@@ -48,20 +50,6 @@ extension Engine {
         message.hop = 0
         message.index = pools[out].windowEnd
         send(&message, out, outbox)
-    }
-
-    /// Whether the router's knowledge (link state; docs/PROTOCOL.md §3.4) puts fewer than `units` free
-    /// delivered units on a hop of `path` after the first (the source's own hop is checked exactly when it
-    /// chooses its units).
-    func knownShort(_ path: Path, units: Int) -> Bool {
-        var h = 1
-        while h < path.hops {
-            if let link = topology.index(of: LinkID(path[h], path[h + 1])), router.knownLevel(link: link) < Double(units) {
-                return true
-            }
-            h += 1
-        }
-        return false
     }
 
     /// A branch's source record received its confirm.

@@ -8,9 +8,11 @@ import Testing
 @Suite("Detour trunk reserve")
 struct DetourReserveTests {
     /// Triangle 1-2-3 with the direct link 1-3: a request 1→3 has the direct path 1>3 and the detour
-    /// 1>2>3. Links 1-2 and 2-3 get four blocks of 20 units (the engines learn 20 units per block) — 80
-    /// free units each; link 1-3 the same when `direct`, else nothing.
-    static func network(reserve: Double, direct: Bool) throws -> ManualNetwork {
+    /// 1>2>3. Each link in `keyed` gets four blocks of 20 units (the engines learn 20 units per block) —
+    /// 80 free units; the others none. `configure` adjusts the engines' configuration.
+    static func triangle(
+        keyed: [(UInt32, UInt32)], configure: (inout EngineConfiguration) -> Void
+    ) throws -> ManualNetwork {
         let t = try Topology(
             nodes: [NodeID(1), NodeID(2), NodeID(3)],
             links: [(1, 2), (2, 3), (1, 3)].map {
@@ -19,18 +21,23 @@ struct DetourReserveTests {
         var c = SmallNetwork.configuration()
         c.poolCapacity = 256
         c.nominalRateBeforePattern = false
-        c.keyAwareRouting = false
-        c.detourReserve = reserve
+        configure(&c)
         let net = try ManualNetwork(topology: t, configuration: c)
         net.run()
         for _ in 0..<4 {
-            net.supplyKey(link: LinkID(NodeID(1), NodeID(2)), count: 20)
-            net.supplyKey(link: LinkID(NodeID(2), NodeID(3)), count: 20)
-            if direct { net.supplyKey(link: LinkID(NodeID(1), NodeID(3)), count: 20) }
+            for (a, b) in keyed { net.supplyKey(link: LinkID(NodeID(a), NodeID(b)), count: 20) }
             net.advance(by: 10_000_000)
             net.run()
         }
         return net
+    }
+
+    /// Shortest routing: links 1-2 and 2-3 keyed, link 1-3 too when `direct`.
+    static func network(reserve: Double, direct: Bool) throws -> ManualNetwork {
+        try triangle(keyed: direct ? [(1, 2), (2, 3), (1, 3)] : [(1, 2), (2, 3)]) { c in
+            c.keyAwareRouting = false
+            c.detourReserve = reserve
+        }
     }
 
     func path(_ net: ManualNetwork, _ id: RequestID) -> String? {
@@ -72,30 +79,15 @@ struct DetourReserveTests {
         #expect(net.engine(NodeID(1)).pool(toward: NodeID(3))?.availableDelivered == 76)
     }
 
-    /// Key-aware routing with link state: node 2 announces link 2-3 to node 1 (hold 0). Links 1-2 and,
-    /// when `farKey`, 2-3 get four 20-unit blocks; the direct link 1-3 none.
+    /// Key-aware routing with link state: node 2 announces link 2-3 to node 1 (hold 0). Link 1-2 keyed,
+    /// 2-3 too when `farKey`; the direct link 1-3 none.
     static func linkStateNetwork(farKey: Bool) throws -> ManualNetwork {
-        let t = try Topology(
-            nodes: [NodeID(1), NodeID(2), NodeID(3)],
-            links: [(1, 2), (2, 3), (1, 3)].map {
-                TopologyLink(a: NodeID($0.0), b: NodeID($0.1), unitsPerSecond: 1000, delay: 1_000_000)
-            })
-        var c = SmallNetwork.configuration()
-        c.poolCapacity = 256
-        c.nominalRateBeforePattern = false
-        c.keyAwareRouting = true
-        c.linkStateInterval = 60_000_000_000
-        c.linkStateCheckInterval = 10_000_000
-        c.linkStateHold = 0
-        let net = try ManualNetwork(topology: t, configuration: c)
-        net.run()
-        for _ in 0..<4 {
-            net.supplyKey(link: LinkID(NodeID(1), NodeID(2)), count: 20)
-            if farKey { net.supplyKey(link: LinkID(NodeID(2), NodeID(3)), count: 20) }
-            net.advance(by: 10_000_000)
-            net.run()
+        try triangle(keyed: farKey ? [(1, 2), (2, 3)] : [(1, 2)]) { c in
+            c.keyAwareRouting = true
+            c.linkStateInterval = 60_000_000_000
+            c.linkStateCheckInterval = 10_000_000
+            c.linkStateHold = 0
         }
-        return net
     }
 
     @Test("a detour that link state puts short of key is not launched: no frame for a sure refusal")
