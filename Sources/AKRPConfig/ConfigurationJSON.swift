@@ -52,6 +52,7 @@ public enum ConfigurationJSON {
                     ("etaDeviations", .real(e.etaDeviations)),
                     ("deliveredHoldNanoseconds", .unsigned(e.deliveredHold)),
                     ("linkStateHoldNanoseconds", .unsigned(e.linkStateHold)),
+                    ("frameHoldNanoseconds", .unsigned(e.frameHold)),
                     ("authenticationReserve", .signed(e.authenticationReserve)),
                 ])
             ),

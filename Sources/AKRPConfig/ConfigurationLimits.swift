@@ -44,6 +44,8 @@ public enum ConfigurationLimits {
     public static let detourReserve: ClosedRange<Double> = 0...10
     /// `link-state-hold-ms`, nanoseconds (at most 10 s).
     public static let linkStateHold: ClosedRange<Nanoseconds> = 0...10_000_000_000
+    /// `frame-hold-ms`, nanoseconds (at most 10 s).
+    public static let frameHold: ClosedRange<Nanoseconds> = 0...10_000_000_000
     /// Timer settings that may be zero (`latency-budget-ms`, `completion-grace-ms`, …), nanoseconds.
     public static let duration: ClosedRange<Nanoseconds> = 0...longestDuration
     /// Timer settings that must be positive (`lease-ms`, `retry-interval-ms`, `request-timeout-ms`, …).

@@ -310,6 +310,7 @@ struct ConfigurationParser {
         try r.real("detour-reserve", Limits.detourReserve, into: &e.detourReserve)
         try r.duration("delivered-hold-ms", Limits.deliveredHold, into: &e.deliveredHold)
         try r.duration("link-state-hold-ms", Limits.linkStateHold, into: &e.linkStateHold)
+        try r.duration("frame-hold-ms", Limits.frameHold, into: &e.frameHold)
         try r.integer("authentication-reserve", 0...(Limits.poolCapacity.upperBound - 1), "units", into: &e.authenticationReserve)
     }
 

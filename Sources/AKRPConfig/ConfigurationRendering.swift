@@ -52,6 +52,7 @@ extension ConfigurationText {
         line("eta-deviations", TextValue.formatReal(e.etaDeviations))
         ms("delivered-hold-ms", e.deliveredHold)
         ms("link-state-hold-ms", e.linkStateHold)
+        ms("frame-hold-ms", e.frameHold)
         line("authentication-reserve", "\(e.authenticationReserve)")
 
         out += "\n[keys]\n"

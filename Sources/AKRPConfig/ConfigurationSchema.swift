@@ -51,7 +51,7 @@ enum ConfigurationSchema {
         "completion-grace-ms", "branch-window-ms", "reroutes", "retry-interval-ms", "abort-attempts",
         "link-state-interval-ms", "link-state-check-ms", "link-state-radius", "nominal-rate-before-pattern",
         "detour-budget-ms", "key-aware-routing", "borrowing", "yield", "yield-margin-ms", "eta-deviations",
-        "authentication-reserve", "delivered-hold-ms", "link-state-hold-ms", "detour-reserve",
+        "authentication-reserve", "delivered-hold-ms", "link-state-hold-ms", "detour-reserve", "frame-hold-ms",
     ]
     static let keyFields = ["capacity", "expiry-s", "request-timeout-ms"]
     static let peerFields = ["reconnect-min-ms", "reconnect-max-ms", "keepalive-s", "pending-frames", "pending-messages"]

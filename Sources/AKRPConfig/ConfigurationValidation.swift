@@ -81,6 +81,7 @@ struct ConfigurationChecker {
         try real(e.detourReserve, Limits.detourReserve, place: p, field: "detour-reserve")
         try duration(e.deliveredHold, Limits.deliveredHold, place: p, field: "delivered-hold-ms")
         try duration(e.linkStateHold, Limits.linkStateHold, place: p, field: "link-state-hold-ms")
+        try duration(e.frameHold, Limits.frameHold, place: p, field: "frame-hold-ms")
         if e.authenticationReserve < 0 || e.authenticationReserve >= e.poolCapacity {
             throw .invalid(
                 place: p, field: "authentication-reserve",
@@ -119,7 +120,7 @@ struct ConfigurationChecker {
         "keyAwareRouting": "key-aware-routing", "borrowing": "borrowing", "yieldAtCommit": "yield",
         "yieldMargin": "yield-margin-ms", "etaDeviations": "eta-deviations",
         "authenticationReserve": "authentication-reserve", "deliveredHold": "delivered-hold-ms",
-        "linkStateHold": "link-state-hold-ms", "detourReserve": "detour-reserve",
+        "linkStateHold": "link-state-hold-ms", "detourReserve": "detour-reserve", "frameHold": "frame-hold-ms",
     ]
 
     // MARK: [keys], [peers]

@@ -131,6 +131,8 @@ enum ConfigurationImageExtension: UInt8 {
     case linkStateHold = 0x4C
     /// `detour-reserve` (f64, key blocks), added after `link-state-hold-ms`.
     case detourReserve = 0x52
+    /// `frame-hold-ms` (u64 ns), added after `detour-reserve`.
+    case frameHold = 0x46
 
     static func encode(_ c: NodeConfiguration, into w: inout ImageWriter) {
         if !c.management.isDefault {
@@ -161,6 +163,11 @@ enum ConfigurationImageExtension: UInt8 {
             e.f64(c.engine.detourReserve)
             section(.detourReserve, e, into: &w)
         }
+        if c.engine.frameHold != EngineConfiguration().frameHold {
+            var e = ImageWriter()
+            e.u64(c.engine.frameHold)
+            section(.frameHold, e, into: &w)
+        }
     }
 
     private static func section(_ tag: ConfigurationImageExtension, _ body: ImageWriter, into w: inout ImageWriter) {
@@ -185,6 +192,7 @@ enum ConfigurationImageExtension: UInt8 {
             case .engine: c.engine.deliveredHold = try r.u64("delivered-hold-ms")
             case .linkStateHold: c.engine.linkStateHold = try r.u64("link-state-hold-ms")
             case .detourReserve: c.engine.detourReserve = try r.f64("detour-reserve")
+            case .frameHold: c.engine.frameHold = try r.u64("frame-hold-ms")
             }
             guard r.offset == end else {
                 let name: String
@@ -193,6 +201,7 @@ enum ConfigurationImageExtension: UInt8 {
                 case .engine: name = "engine"
                 case .linkStateHold: name = "link-state-hold-ms"
                 case .detourReserve: name = "detour-reserve"
+                case .frameHold: name = "frame-hold-ms"
                 }
                 throw r.malformed(r.offset, name, "section length does not match its fields")
             }

@@ -115,6 +115,12 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// the same link replaces a waiting one, so a level that changes again within the hold costs nothing
     /// more. Routing learns remote levels up to this much later per hop. 0 = always send at once.
     public var linkStateHold: Nanoseconds = 25_000_000
+    /// How long a `reserve`, `confirm` or `fail` (§3.5 of docs/PROTOCOL.md) may wait for other messages to
+    /// the same neighbour to share its frame — only while the link is busy: its smoothed interval between
+    /// frames is at most this hold, so that company is likely within it. On a quiet link these messages
+    /// leave at once. Trades up to this much delay per hop crossing on busy links for fewer frames and less
+    /// authentication key. 0 = always send at once.
+    public var frameHold: Nanoseconds = 20_000_000
     /// Own delivered units per link that requests never take, so that frames can always be authenticated
     /// with pool key (`Engine.takeAuthenticationKey`). 0 when the shell does not authenticate frames
     /// (simulations); a box that authenticates its frames should keep a few (e.g. 16).
@@ -154,6 +160,7 @@ public struct EngineConfiguration: Sendable, Equatable {
         if maxNeighbours < 1 { throw .invalid(field: "maxNeighbours", reason: "must be at least 1") }
         if deliveredHold > 10_000_000_000 { throw .invalid(field: "deliveredHold", reason: "must be 0…10 s") }
         if linkStateHold > 10_000_000_000 { throw .invalid(field: "linkStateHold", reason: "must be 0…10 s") }
+        if frameHold > 10_000_000_000 { throw .invalid(field: "frameHold", reason: "must be 0…10 s") }
     }
 }
 

@@ -34,6 +34,9 @@ public struct EngineCounters: Sendable, Equatable {
     /// Held link-state announcements replaced by a newer one about the same link before they left: never
     /// sent.
     public var linkStatesSuperseded: UInt64 = 0
+    /// `reserve`, `confirm` and `fail` messages that waited on a busy link for others to share their frame
+    /// (`frameHold`).
+    public var reservationMessagesHeld: UInt64 = 0
     /// Units the downstream end replaced with its own (CD&R substitutions).
     public var unitsSubstituted: UInt64 = 0
     /// Units consumed into keys and shares (authentication units are counted apart).

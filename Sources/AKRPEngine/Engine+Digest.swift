@@ -11,6 +11,8 @@ extension Engine {
             h.combine(session.sendSequence)
             h.combine(session.receiveSequence)
             h.combine(session.heldCount)
+            // Whether reservation messages wait for company on this link (`frameHold`).
+            h.combine(configuration.frameHold > 0 && Double(configuration.frameHold) >= session.frameInterval)
             var n = 0
             while n < session.heldCount {
                 let m = held[k * Self.heldMessagesPerLink + n]

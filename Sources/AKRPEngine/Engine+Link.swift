@@ -51,6 +51,7 @@ extension Engine {
     /// key in this node's routing and link-state announcements. Nothing is discarded: the peer has not
     /// restarted as far as anyone knows, and when it has, its hello says so.
     public func linkLost(toward neighbour: NodeID, now: Nanoseconds) {
+        stepNow = now
         guard let session = self.session(of: neighbour), sessions[session].up || !sessions[session].lost else { return }
         sessions[session].up = false
         sessions[session].lost = true

@@ -14,16 +14,27 @@ extension Engine {
     /// Sends `message` to the neighbour of session index `session`, stamping the link header. Notices held
     /// for that neighbour (``sendLater(_:_:_:now:hold:)``) leave first, in the same engine call: they share
     /// the frame.
+    ///
+    /// A `reserve`, `confirm` or `fail` (no payload) waits instead, up to `frameHold`, for other messages to
+    /// that neighbour while the link is busy — its smoothed interval between frames is at most `frameHold`
+    /// (docs/PROTOCOL.md §3.5): the hold then costs little time and saves frames and their
+    /// authentication key. On a quiet link it leaves at once.
     @inline(__always)
     func send(_ message: inout Message, _ session: Int, _ outbox: Outbox, payloadOffset: Int = 0) {
+        let hold = configuration.frameHold
+        if hold > 0 && message.payloadLength == 0 && Double(hold) >= sessions[session].frameInterval
+            && (message.kind == .reserve || message.kind == .confirm || message.kind == .fail) {
+            return sendLater(&message, session, outbox, now: stepNow, hold: hold)
+        }
         if sessions[session].heldCount > 0 { releaseHeld(session, outbox) }
         stampAndPush(&message, session, outbox, payloadOffset: payloadOffset)
     }
 
-    /// Holds a message that changes no reservation state — a `delivered` notice nobody waits for
-    /// (`deliveredHold`, docs/PROTOCOL.md §4.12) or a link-state announcement (`linkStateHold`, §3.4) — for
-    /// session `session` until the next message to that neighbour, at most `hold`; sends it at once when
-    /// `hold` is 0. A link-state announcement replaces a held one about the same link from the same origin
+    /// Holds a message for session `session` until the next message to that neighbour, at most `hold`;
+    /// sends it at once when `hold` is 0. Held are `delivered` notices nobody waits for (`deliveredHold`,
+    /// docs/PROTOCOL.md §4.12), link-state announcements (`linkStateHold`, §3.4) and, on a busy link,
+    /// reservation messages (`frameHold`, §3.5): holding is a longer link delay, which the protocol
+    /// tolerates, and the per-link order is kept (held messages leave before any later one). A link-state announcement replaces a held one about the same link from the same origin
     /// (it is newer: older serials are never forwarded), so a level that changes twice within the hold
     /// costs one message.
     func sendLater(_ message: inout Message, _ session: Int, _ outbox: Outbox, now: Nanoseconds, hold: Nanoseconds) {
@@ -48,7 +59,11 @@ extension Engine {
         }
         held[base + count] = message
         sessions[session].heldCount = count + 1
-        if message.kind == .linkState { counters.linkStatesHeld += 1 } else { counters.deliveredNoticesHeld += 1 }
+        switch message.kind {
+        case .linkState: counters.linkStatesHeld += 1
+        case .delivered: counters.deliveredNoticesHeld += 1
+        default: counters.reservationMessagesHeld += 1
+        }
         let deadline = now &+ hold
         if count == 0 || deadline < sessions[session].heldDeadline {
             sessions[session].heldDeadline = deadline
@@ -76,6 +91,7 @@ extension Engine {
 
     @inline(__always)
     private func stampAndPush(_ message: inout Message, _ session: Int, _ outbox: Outbox, payloadOffset: Int) {
+        noteFrame(session)
         sessions[session].sendSequence += 1
         message.from = node
         message.to = sessions[session].peer
@@ -89,5 +105,17 @@ extension Engine {
             e.request = message.request
             outbox.push(event: e)
         }
+    }
+
+    /// Smooths the interval between frames to session `session` (weight 0.1, each interval capped at 1 s;
+    /// messages sent in one engine call share a frame and count once). It starts at 1 s: a link is quiet
+    /// until its traffic shows otherwise.
+    @inline(__always)
+    private func noteFrame(_ session: Int) {
+        let last = sessions[session].lastFrameAt
+        guard stepNow != last else { return }
+        let gap = stepNow > last ? min(Double(stepNow - last), Self.quietFrameInterval) : Self.quietFrameInterval
+        sessions[session].frameInterval += 0.1 * (gap - sessions[session].frameInterval)
+        sessions[session].lastFrameAt = stepNow
     }
 }

@@ -2,6 +2,7 @@
 extension Engine {
     /// Starts the link handshakes: a hello to every neighbour.
     public func start(now: Nanoseconds, outbox: Outbox) {
+        stepNow = now
         var i = 0
         while i < sessionCount {
             sendHello(i, now: now, outbox: outbox)
@@ -47,6 +48,7 @@ extension Engine {
     public func request(
         destination: NodeID, units: Int, now: Nanoseconds, outbox: Outbox, awaitingConfirmation: Bool = false
     ) throws(RequestError) -> RequestID {
+        stepNow = now
         guard destination != node else { throw .destinationIsSelf }
         guard topology.index(of: destination) != nil else { throw .unknownDestination }
         guard units >= 1 && units <= configuration.maxRequestUnits else { throw .badSize }
@@ -147,6 +149,7 @@ extension Engine {
     public func deliverKey(
         from neighbour: NodeID, index: UnitIndex, bytes: UnsafeRawBufferPointer, now: Nanoseconds, outbox: Outbox
     ) throws(KeyPoolError) {
+        stepNow = now
         guard let session = self.session(of: neighbour) else {
             reject(.unknownLink, outbox)
             throw .notStarted
@@ -159,6 +162,7 @@ extension Engine {
     /// Handles one message from a neighbour. Invalid input is refused with a counted
     /// ``InputRejection`` (also reported as an event) and leaves the state unchanged.
     public func receive(_ message: Message, payload: UnsafeRawBufferPointer, now: Nanoseconds, outbox: Outbox) {
+        stepNow = now
         counters.messagesReceived += 1
         guard message.to == node, let session = self.session(of: message.from) else { return reject(.unknownNeighbour, outbox) }
         switch message.kind {
@@ -190,6 +194,7 @@ extension Engine {
 
     /// Runs timers due at `now`: handshake retries, link-state announcements, leases, branch decisions.
     public func tick(now: Nanoseconds, outbox: Outbox) {
+        stepNow = now
         guard now >= nextTimer || now >= nextLinkState else { return }
         var next: Nanoseconds = .max
         var i = 0

@@ -34,6 +34,8 @@ public final class Engine {
     let held: UnsafeMutablePointer<Message>
     /// Messages one link may hold before they all leave at once.
     static let heldMessagesPerLink = 8
+    /// The interval between frames a link starts with, and the longest one counted (1 s).
+    static let quietFrameInterval: Double = 1_000_000_000
     /// Key pool per session (same index).
     public let pools: [KeyPool]
     let records: UnsafeMutablePointer<Record>
@@ -57,6 +59,9 @@ public final class Engine {
     let linkStateSerials: UnsafeMutablePointer<UInt32>
     var nextSerial: UInt32
     var nextLinkState: Nanoseconds = 0
+    /// The time of the engine call in progress (set by every entry point that takes `now`), for sends
+    /// that do not carry it.
+    var stepNow: Nanoseconds = 0
     /// Earliest time at which ``tick(now:outbox:)`` has work.
     public internal(set) var nextTimer: Nanoseconds = .max
     let keyBytes: Int

@@ -117,4 +117,8 @@ struct Session {
     /// (``Engine/sendLater(_:_:_:now:hold:)``), and when the earliest of them must leave anyway.
     var heldCount = 0
     var heldDeadline: Nanoseconds = .max
+    /// When the last frame to the peer left, and the smoothed interval between frames (ns; starts at
+    /// `Engine.quietFrameInterval`): `frameHold` applies only while it is at most the hold.
+    var lastFrameAt: Nanoseconds = 0
+    var frameInterval: Double = Engine.quietFrameInterval
 }

@@ -124,6 +124,8 @@ extension RelayNode {
                     ("delivered_notices_held", .unsigned(c.deliveredNoticesHeld)),
                     ("link_states_held", .unsigned(c.linkStatesHeld)),
                     ("link_states_superseded", .unsigned(c.linkStatesSuperseded)),
+                    ("reservation_messages_held", .unsigned(c.reservationMessagesHeld)),
+                    ("detour_branches", .unsigned(c.detourBranches)), ("detours_skipped", .unsigned(c.detoursSkipped)),
                     ("units_discarded", .unsigned(c.unitsDiscarded)), ("peer_restarts", .unsigned(c.peerRestarts)),
                     ("lease_expiries", .unsigned(c.leaseExpiries)),
                     ("authentication_units_sent", .unsigned(c.authenticationUnitsSent)),

@@ -78,6 +78,7 @@ extension Run {
             s.etaDeviations = etaDeviations
             s.deliveredHold = UInt64(deliveredHoldMs * 1e6)
             s.linkStateHold = UInt64(linkStateHoldMs * 1e6)
+            s.frameHold = UInt64(frameHoldMs * 1e6)
             s.adaptiveMultipath = adaptiveMultipath
             s.linkStateRadius = linkStateRadius
             s.detourBudget = detourBudgetMs == "off" ? nil : UInt64((Double(detourBudgetMs) ?? 0) * 1e6)

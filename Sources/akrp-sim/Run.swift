@@ -60,6 +60,10 @@ struct Run: ParsableCommand {
         name: .customLong("link-state-hold-ms"),
         help: "AKRP: how long a link-state announcement may wait for another message to the same neighbour to share its frame; a newer one about the same link replaces it (0…10000 ms; 0 = at once).")
     var linkStateHoldMs: Double = Double(EngineConfiguration().linkStateHold) / 1e6
+    @Option(
+        name: .customLong("frame-hold-ms"),
+        help: "AKRP: how long a reserve, confirm or fail may wait for other messages to the same neighbour to share its frame, on a link whose smoothed interval between frames is at most this (0…10000 ms; 0 = at once).")
+    var frameHoldMs: Double = Double(EngineConfiguration().frameHold) / 1e6
     @Option(name: .customLong("link-state-ms"), help: "AKRP link-state refresh, ms (announcements also on level-band changes; 0 = off).") var linkStateMs = Double(EngineConfiguration().linkStateInterval / 1_000_000)
     @Option(name: .customLong("processing-us"), help: "Processing time per message per node, µs.") var processingUs: Double = 50
     @Option(name: .customLong("bound-bps"), help: "Flow bound (bit/s) from tools/flow-bound.py; default: computed here.")
@@ -125,6 +129,7 @@ struct Run: ParsableCommand {
         guard linkStateHoldMs >= 0 && linkStateHoldMs <= 10_000 else {
             throw ValidationError("--link-state-hold-ms must be 0…10000")
         }
+        guard frameHoldMs >= 0 && frameHoldMs <= 10_000 else { throw ValidationError("--frame-hold-ms must be 0…10000") }
         guard WorkloadKind(rawValue: workload) != nil else { throw ValidationError("--workload must be poisson, ppbp or hotspot") }
         _ = try protocolList()
         _ = try routingList()

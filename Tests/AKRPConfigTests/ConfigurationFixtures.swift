@@ -46,6 +46,7 @@ enum Fixtures {
         delivered-hold-ms = 100
         link-state-hold-ms = 25
         detour-reserve = 0.2
+        frame-hold-ms = 20
         authentication-reserve = 16
 
         [keys]
@@ -199,6 +200,7 @@ enum Fixtures {
         c.engine.deliveredHold = 10_000_000_000
         c.engine.linkStateHold = 1
         c.engine.detourReserve = 10
+        c.engine.frameHold = 10_000_000_000
         c.keyStore.capacity = 1_000_000
         c.keyStore.expiry = 1
         c.keyStore.requestTimeout = 2_500_000

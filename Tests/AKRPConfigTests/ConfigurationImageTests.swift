@@ -155,6 +155,26 @@ import Testing
         #expect(throws: ConfigurationImageError.self) { try ConfigurationImage.decode(ConfigurationImage.encode(c)) }
     }
 
+    /// `frame-hold-ms` too: section 0x46, a u64 of nanoseconds, written only when not the default.
+    @Test func frameHoldSection() throws {
+        var c = Fixtures.fullExampleValue
+        c.engine.deliveredHold = EngineConfiguration().deliveredHold
+        c.engine.linkStateHold = EngineConfiguration().linkStateHold
+        c.engine.detourReserve = EngineConfiguration().detourReserve
+        c.engine.frameHold = EngineConfiguration().frameHold
+        let plain = Self.body(of: c)
+        c.engine.frameHold = 5_000_000
+        let held = Self.body(of: c)
+        #expect(held.count == plain.count + 13)
+        #expect(Array(held.suffix(13)) == [0x46, 8, 0, 0, 0] + [0x40, 0x4B, 0x4C, 0, 0, 0, 0, 0])
+        #expect(try ConfigurationImage.decode(Self.sealed(held)).engine.frameHold == 5_000_000)
+        #expect(try ConfigurationImage.decode(Self.sealed(plain)).engine.frameHold == EngineConfiguration().frameHold)
+        c.engine.frameHold = 0
+        #expect(try ConfigurationImage.decode(Self.sealed(Self.body(of: c))).engine.frameHold == 0)
+        c.engine.frameHold = 10_000_000_001
+        #expect(throws: ConfigurationImageError.self) { try ConfigurationImage.decode(ConfigurationImage.encode(c)) }
+    }
+
     @Test func sealedButMalformedBodiesAreRefused() {
         let body = Self.body(of: Fixtures.fullExampleValue)
         // Empty body.

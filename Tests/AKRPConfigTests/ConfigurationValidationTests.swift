@@ -152,7 +152,7 @@ struct BoundaryCase: CustomTestStringConvertible, Sendable {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
             #expect(object.keys.count == 14)  // 12, and keyDelivery and saes (key delivery)
             let engine = try #require(object["engine"] as? [String: Any])
-            #expect(engine.keys.count == 33)
+            #expect(engine.keys.count == 34)
             #expect(engine["unitSize"] as? Int == c.engine.unitSize)
             #expect((object["keyStore"] as? [String: Any])?.keys.count == 3)
             #expect((object["peers"] as? [String: Any])?.keys.count == 5)

@@ -136,6 +136,7 @@ public final class EngineNetworkRun: NetworkRun {
         c.etaDeviations = scenario.etaDeviations
         c.deliveredHold = scenario.deliveredHold
         c.linkStateHold = scenario.linkStateHold
+        c.frameHold = scenario.frameHold
         c.keyAwareRouting = routing == .keyAware
         // Link-state flooding only serves key-aware routing.
         c.linkStateInterval = routing == .keyAware ? scenario.linkStateInterval : 0

@@ -103,6 +103,8 @@ public struct ProtocolResult: Sendable {
     public var deliveredHoldMs: Double?
     /// AKRP: how long link-state announcements wait for other messages, ms (`nil` for the baselines).
     public var linkStateHoldMs: Double?
+    /// AKRP: how long reservation messages wait on a busy link for others, ms (`nil` for the baselines).
+    public var frameHoldMs: Double?
     /// AKRP: detour budget, ms (`nil`: no detour restriction, or a baseline).
     public var detourBudgetMs: Double?
     /// AKRP: detour admission's trunk reserve, key blocks (`nil` for the baselines).
@@ -121,6 +123,7 @@ public struct ProtocolResult: Sendable {
             etaDeviations = s.etaDeviations
             deliveredHoldMs = Double(s.deliveredHold) / 1e6
             linkStateHoldMs = Double(s.linkStateHold) / 1e6
+            frameHoldMs = Double(s.frameHold) / 1e6
             detourBudgetMs = s.detourBudget.map { Double(min($0, s.latencyBudget)) / 1e6 }
             detourReserve = s.detourReserve
         }
@@ -285,6 +288,7 @@ public struct ProtocolResult: Sendable {
         w.addRaw("eta_deviations", etaDeviations.map(jsonNumber) ?? "null")
         w.addRaw("delivered_hold_ms", deliveredHoldMs.map(jsonNumber) ?? "null")
         w.addRaw("link_state_hold_ms", linkStateHoldMs.map(jsonNumber) ?? "null")
+        w.addRaw("frame_hold_ms", frameHoldMs.map(jsonNumber) ?? "null")
         w.addRaw("detour_budget_ms", detourBudgetMs.map(jsonNumber) ?? "null")
         w.addRaw("detour_reserve", detourReserve.map(jsonNumber) ?? "null")
         w.add("bound_throughput_bps", boundThroughputBps)

@@ -68,6 +68,9 @@ public struct Scenario: Sendable {
     /// AKRP: how long a link-state announcement may wait for another message to share its frame
     /// (`EngineConfiguration.linkStateHold`).
     public var linkStateHold: Nanoseconds = EngineConfiguration().linkStateHold
+    /// AKRP: how long a reservation message may wait on a busy link for others to share its frame
+    /// (`EngineConfiguration.frameHold`).
+    public var frameHold: Nanoseconds = EngineConfiguration().frameHold
     /// AKRP link-state announcement interval (0 = off).
     public var linkStateInterval: Nanoseconds = EngineConfiguration().linkStateInterval
     /// AKRP record table size per node.
