@@ -46,6 +46,8 @@ public struct ChaosResult: Sendable {
     public var noticesHeld: UInt64 = 0
     /// Link-state announcements that waited for company (`EngineCounters.linkStatesHeld`).
     public var linkStatesHeld: UInt64 = 0
+    /// Reservation messages that waited for company on busy links (`EngineCounters.reservationMessagesHeld`).
+    public var reservationMessagesHeld: UInt64 = 0
     /// Inputs the engines refused (counted `InputRejection`s).
     public var rejections: UInt64
     /// Invariant violations found (empty when the seed passed).
@@ -241,6 +243,7 @@ public final class ChaosRun {
         result.unitsYielded = live.reduce(0) { $0 + $1.counters.unitsYielded }
         result.noticesHeld = live.reduce(0) { $0 + $1.counters.deliveredNoticesHeld }
         result.linkStatesHeld = live.reduce(0) { $0 + $1.counters.linkStatesHeld }
+        result.reservationMessagesHeld = live.reduce(0) { $0 + $1.counters.reservationMessagesHeld }
         result.violations = checker.violations
         result.keysCheckedAgainstStreams = checker.keysCheckedAgainstStreams
         return result

@@ -47,7 +47,7 @@ struct Chaos: ParsableCommand {
             if json {
                 let list = r.violations.map { jsonString("\($0)") }.joined(separator: ",")
                 print(
-                    "{\"seed\":\(seed),\"nodes\":\(r.nodes),\"links\":\(r.links),\"paths\":\(r.paths),\"fault_free\":\(r.faultFree),\"requests\":\(r.requests),\"accepted\":\(r.accepted),\"delivered_both_ends\":\(r.deliveredBothEnds),\"crashes\":\(r.crashes),\"dropped_messages\":\(r.droppedMessages),\"duplicated_messages\":\(r.duplicatedMessages),\"connection_drops\":\(r.connectionDrops),\"stalls\":\(r.stalls),\"conflicts_resolved\":\(r.conflictsResolved),\"units_yielded\":\(r.unitsYielded),\"notices_held\":\(r.noticesHeld),\"link_states_held\":\(r.linkStatesHeld),\"units_discarded\":\(r.unitsDiscarded),\"steps\":\(r.steps),\"violations\":[\(list)],\"replay\":\"\(r.replayCommand)\"}"
+                    "{\"seed\":\(seed),\"nodes\":\(r.nodes),\"links\":\(r.links),\"paths\":\(r.paths),\"fault_free\":\(r.faultFree),\"requests\":\(r.requests),\"accepted\":\(r.accepted),\"delivered_both_ends\":\(r.deliveredBothEnds),\"crashes\":\(r.crashes),\"dropped_messages\":\(r.droppedMessages),\"duplicated_messages\":\(r.duplicatedMessages),\"connection_drops\":\(r.connectionDrops),\"stalls\":\(r.stalls),\"conflicts_resolved\":\(r.conflictsResolved),\"units_yielded\":\(r.unitsYielded),\"notices_held\":\(r.noticesHeld),\"link_states_held\":\(r.linkStatesHeld),\"reservation_messages_held\":\(r.reservationMessagesHeld),\"units_discarded\":\(r.unitsDiscarded),\"steps\":\(r.steps),\"violations\":[\(list)],\"replay\":\"\(r.replayCommand)\"}"
                 )
                 continue
             }

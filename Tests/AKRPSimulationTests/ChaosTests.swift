@@ -12,6 +12,7 @@ struct ChaosTests {
         var delivered = 0
         var held: UInt64 = 0
         var linkStatesHeld: UInt64 = 0
+        var reservationMessagesHeld: UInt64 = 0
         for k in 0..<50 {
             let seed = UInt64(batch * 50 + k + 1)
             let r = ChaosRun(seed: seed).run()
@@ -19,6 +20,7 @@ struct ChaosTests {
             delivered += r.deliveredBothEnds
             held += r.noticesHeld
             linkStatesHeld += r.linkStatesHeld
+            reservationMessagesHeld += r.reservationMessagesHeld
             #expect(r.violations.isEmpty, "seed \(seed): \(r.violations.first.map { "\($0)" } ?? "") — replay: \(r.replayCommand)")
         }
         // The batch really exercised the protocol.
@@ -28,6 +30,8 @@ struct ChaosTests {
         #expect(held > 0)
         // … and link-state announcements that did (§3.4).
         #expect(linkStatesHeld > 0)
+        // … and reservation messages that waited for company on busy links (§3.5).
+        #expect(reservationMessagesHeld > 0)
     }
 
     /// Seed 28589 (found by `tools/soak-chaos`): a relay's share to two destinations is lost, and their
