@@ -148,26 +148,25 @@ enum ConfigurationImageExtension: UInt8 {
             for key in c.management.imageKeys { m.string(ManagementSettings.hex(key)) }
             section(.management, m, into: &w)
         }
-        if c.engine.deliveredHold != EngineConfiguration().deliveredHold {
-            var e = ImageWriter()
-            e.u64(c.engine.deliveredHold)
-            section(.engine, e, into: &w)
-        }
-        if c.engine.linkStateHold != EngineConfiguration().linkStateHold {
-            var e = ImageWriter()
-            e.u64(c.engine.linkStateHold)
-            section(.linkStateHold, e, into: &w)
-        }
-        if c.engine.detourReserve.bitPattern != EngineConfiguration().detourReserve.bitPattern {
+        let defaults = EngineConfiguration()
+        durationSection(.engine, c.engine.deliveredHold, unless: defaults.deliveredHold, into: &w)
+        durationSection(.linkStateHold, c.engine.linkStateHold, unless: defaults.linkStateHold, into: &w)
+        if c.engine.detourReserve.bitPattern != defaults.detourReserve.bitPattern {
             var e = ImageWriter()
             e.f64(c.engine.detourReserve)
             section(.detourReserve, e, into: &w)
         }
-        if c.engine.frameHold != EngineConfiguration().frameHold {
-            var e = ImageWriter()
-            e.u64(c.engine.frameHold)
-            section(.frameHold, e, into: &w)
-        }
+        durationSection(.frameHold, c.engine.frameHold, unless: defaults.frameHold, into: &w)
+    }
+
+    /// An optional section holding one duration (u64 ns), written only when it is not the default.
+    private static func durationSection(
+        _ tag: ConfigurationImageExtension, _ value: Nanoseconds, unless defaultValue: Nanoseconds, into w: inout ImageWriter
+    ) {
+        guard value != defaultValue else { return }
+        var e = ImageWriter()
+        e.u64(value)
+        section(tag, e, into: &w)
     }
 
     private static func section(_ tag: ConfigurationImageExtension, _ body: ImageWriter, into w: inout ImageWriter) {

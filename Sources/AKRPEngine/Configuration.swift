@@ -116,10 +116,11 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// more. Routing learns remote levels up to this much later per hop. 0 = always send at once.
     public var linkStateHold: Nanoseconds = 25_000_000
     /// How long a `reserve`, `confirm` or `fail` (§3.5 of docs/PROTOCOL.md) may wait for other messages to
-    /// the same neighbour to share its frame — only while the link is busy: its smoothed interval between
-    /// frames is at most this hold, so that company is likely within it. On a quiet link these messages
-    /// leave at once. Trades up to this much delay per hop crossing on busy links for fewer frames and less
-    /// authentication key. 0 = always send at once.
+    /// the same neighbour to share its frame — only while the link is busy (its smoothed interval between
+    /// frames is at most this hold, so that company is likely within it) and its key is not abundant (less
+    /// than 90 % of the pool delivered and free). Otherwise these messages leave at once. Trades up to this
+    /// much delay per hop crossing for fewer frames and less authentication key where key is short.
+    /// 0 = always send at once.
     public var frameHold: Nanoseconds = 20_000_000
     /// Own delivered units per link that requests never take, so that frames can always be authenticated
     /// with pool key (`Engine.takeAuthenticationKey`). 0 when the shell does not authenticate frames

@@ -12,7 +12,7 @@ extension Engine {
             h.combine(session.receiveSequence)
             h.combine(session.heldCount)
             // Whether reservation messages wait for company on this link (`frameHold`).
-            h.combine(configuration.frameHold > 0 && Double(configuration.frameHold) >= session.frameInterval)
+            h.combine(holdsReservationMessages(k))
             var n = 0
             while n < session.heldCount {
                 let m = held[k * Self.heldMessagesPerLink + n]

@@ -16,15 +16,14 @@ extension Engine {
     /// the frame.
     ///
     /// A `reserve`, `confirm` or `fail` (no payload) waits instead, up to `frameHold`, for other messages to
-    /// that neighbour while the link is busy — its smoothed interval between frames is at most `frameHold`
-    /// (docs/PROTOCOL.md §3.5): the hold then costs little time and saves frames and their
-    /// authentication key. On a quiet link it leaves at once.
+    /// that neighbour while the link is busy and its key is not abundant (``holdsReservationMessages(_:)``,
+    /// docs/PROTOCOL.md §3.5): the hold then costs little time and saves frames and their authentication
+    /// key where key is what limits the link. Otherwise it leaves at once.
     @inline(__always)
     func send(_ message: inout Message, _ session: Int, _ outbox: Outbox, payloadOffset: Int = 0) {
-        let hold = configuration.frameHold
-        if hold > 0 && message.payloadLength == 0 && Double(hold) >= sessions[session].frameInterval
-            && (message.kind == .reserve || message.kind == .confirm || message.kind == .fail) {
-            return sendLater(&message, session, outbox, now: stepNow, hold: hold)
+        if message.payloadLength == 0 && (message.kind == .reserve || message.kind == .confirm || message.kind == .fail)
+            && holdsReservationMessages(session) {
+            return sendLater(&message, session, outbox, now: stepNow, hold: configuration.frameHold)
         }
         if sessions[session].heldCount > 0 { releaseHeld(session, outbox) }
         stampAndPush(&message, session, outbox, payloadOffset: payloadOffset)
@@ -34,9 +33,9 @@ extension Engine {
     /// sends it at once when `hold` is 0. Held are `delivered` notices nobody waits for (`deliveredHold`,
     /// docs/PROTOCOL.md §4.12), link-state announcements (`linkStateHold`, §3.4) and, on a busy link,
     /// reservation messages (`frameHold`, §3.5): holding is a longer link delay, which the protocol
-    /// tolerates, and the per-link order is kept (held messages leave before any later one). A link-state announcement replaces a held one about the same link from the same origin
-    /// (it is newer: older serials are never forwarded), so a level that changes twice within the hold
-    /// costs one message.
+    /// tolerates, and the per-link order is kept (held messages leave before any later one). A link-state
+    /// announcement replaces a held one about the same link from the same origin (it is newer: older
+    /// serials are never forwarded), so a level that changes twice within the hold costs one message.
     func sendLater(_ message: inout Message, _ session: Int, _ outbox: Outbox, now: Nanoseconds, hold: Nanoseconds) {
         guard hold > 0 else { return send(&message, session, outbox) }
         var count = sessions[session].heldCount
@@ -105,6 +104,18 @@ extension Engine {
             e.request = message.request
             outbox.push(event: e)
         }
+    }
+
+    /// Whether reservation messages to session `session` wait for company (`frameHold`, docs/PROTOCOL.md
+    /// §3.5): the link is busy — its smoothed interval between frames is at most the hold, so company is
+    /// likely within it — and its key is not abundant — less than ``abundantPoolFraction`` of the pool is
+    /// delivered and free. A nearly full pool means key arrives faster than it is used: the key a frame
+    /// spends there limits nothing, and the hold would only add latency.
+    @inline(__always)
+    func holdsReservationMessages(_ session: Int) -> Bool {
+        let hold = configuration.frameHold
+        return hold > 0 && Double(hold) >= sessions[session].frameInterval
+            && Double(pools[session].availableDelivered) < Self.abundantPoolFraction * Double(configuration.poolCapacity)
     }
 
     /// Smooths the interval between frames to session `session` (weight 0.1, each interval capped at 1 s;

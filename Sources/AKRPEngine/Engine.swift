@@ -36,6 +36,9 @@ public final class Engine {
     static let heldMessagesPerLink = 8
     /// The interval between frames a link starts with, and the longest one counted (1 s).
     static let quietFrameInterval: Double = 1_000_000_000
+    /// The share of a link's pool, delivered and free, from which its key counts as abundant: reservation
+    /// messages on it never wait for company (`frameHold`).
+    static let abundantPoolFraction = 0.9
     /// Key pool per session (same index).
     public let pools: [KeyPool]
     let records: UnsafeMutablePointer<Record>

@@ -2,23 +2,24 @@ import AKRPEngine
 import AKRPSimulation
 import Testing
 
-/// On a busy link — smoothed interval between frames at most `frameHold` — a `reserve`, `confirm` or `fail`
-/// waits up to the hold for other messages to the same neighbour and leaves in one frame with them; on a
-/// quiet link it leaves at once (docs/PROTOCOL.md §3.5).
+/// On a busy link — smoothed interval between frames at most `frameHold` — whose key is not abundant (less
+/// than 90 % of the pool delivered and free), a `reserve`, `confirm` or `fail` waits up to the hold for
+/// other messages to the same neighbour and leaves in one frame with them; on a quiet link, or one with
+/// plenty of key, it leaves at once (docs/PROTOCOL.md §3.5).
 @Suite("Reservation messages share frames on busy links")
 struct FrameHoldTests {
     static let hold: UInt64 = 20_000_000
     static let gap: UInt64 = 1_000_000
 
-    /// 1 – 2 – 3 with plenty of key on both links, handshakes done.
-    static func network(hold: UInt64 = hold) throws -> ManualNetwork {
+    /// 1 – 2 – 3 with `key` units on both links (of 1,024-unit pools), handshakes done.
+    static func network(hold: UInt64 = hold, key: Int = 600) throws -> ManualNetwork {
         var c = SmallNetwork.configuration()
         c.poolCapacity = 1024
         c.recordCapacity = 64
         c.frameHold = hold
         let net = try ManualNetwork(topology: try DeliveredHoldTests.chain(3), configuration: c)
         net.run()
-        for l in net.topology.links { net.supplyKey(link: l.id, count: 600) }
+        for l in net.topology.links { net.supplyKey(link: l.id, count: key) }
         net.run()
         return net
     }
@@ -102,5 +103,14 @@ struct FrameHoldTests {
         #expect(try Self.makeBusy(net) == nil)
         #expect(net.engines.allSatisfy { $0.counters.reservationMessagesHeld == 0 })
         #expect(net.sourceKeys.count == 80)
+    }
+
+    @Test("a busy link whose pool is at least 90 % free key sends at once: its key limits nothing")
+    func abundantKeySendsAtOnce() throws {
+        // 1,020 of 1,024 units: after 60 one-unit requests still above 921.
+        let net = try Self.network(key: 1020)
+        #expect(try Self.makeBusy(net, limit: 60) == nil)
+        #expect(net.engines.allSatisfy { $0.counters.reservationMessagesHeld == 0 })
+        #expect(net.sourceKeys.count == 60)
     }
 }
