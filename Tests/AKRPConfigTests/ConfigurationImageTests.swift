@@ -109,12 +109,22 @@ import Testing
         #expect(throws: ConfigurationImageError.self) { try ConfigurationImage.decode(ConfigurationImage.encode(c)) }
     }
 
+    /// The full example with every optional engine setting at its default: its image has no optional
+    /// engine section, so a test's own section is the last 13 bytes of the body.
+    static var exampleWithoutOptionalSections: NodeConfiguration {
+        var c = Fixtures.fullExampleValue
+        let defaults = EngineConfiguration()
+        c.engine.deliveredHold = defaults.deliveredHold
+        c.engine.linkStateHold = defaults.linkStateHold
+        c.engine.detourReserve = defaults.detourReserve
+        c.engine.frameHold = defaults.frameHold
+        return c
+    }
+
     /// `link-state-hold-ms` has its own optional section (tag 0x4C) on the same terms; with both, each
     /// decodes to its own field, whatever their order.
     @Test func linkStateHoldSection() throws {
-        var c = Fixtures.fullExampleValue
-        c.engine.deliveredHold = EngineConfiguration().deliveredHold
-        c.engine.linkStateHold = EngineConfiguration().linkStateHold
+        var c = Self.exampleWithoutOptionalSections
         let plain = Self.body(of: c)
         c.engine.linkStateHold = 250_000_000
         let held = Self.body(of: c)
@@ -136,10 +146,7 @@ import Testing
 
     /// `detour-reserve` too: section 0x52, an f64, written only when not the default.
     @Test func detourReserveSection() throws {
-        var c = Fixtures.fullExampleValue
-        c.engine.deliveredHold = EngineConfiguration().deliveredHold
-        c.engine.linkStateHold = EngineConfiguration().linkStateHold
-        c.engine.detourReserve = EngineConfiguration().detourReserve
+        var c = Self.exampleWithoutOptionalSections
         let plain = Self.body(of: c)
         c.engine.detourReserve = 0.5
         let reserved = Self.body(of: c)
@@ -157,11 +164,7 @@ import Testing
 
     /// `frame-hold-ms` too: section 0x46, a u64 of nanoseconds, written only when not the default.
     @Test func frameHoldSection() throws {
-        var c = Fixtures.fullExampleValue
-        c.engine.deliveredHold = EngineConfiguration().deliveredHold
-        c.engine.linkStateHold = EngineConfiguration().linkStateHold
-        c.engine.detourReserve = EngineConfiguration().detourReserve
-        c.engine.frameHold = EngineConfiguration().frameHold
+        var c = Self.exampleWithoutOptionalSections
         let plain = Self.body(of: c)
         c.engine.frameHold = 5_000_000
         let held = Self.body(of: c)
