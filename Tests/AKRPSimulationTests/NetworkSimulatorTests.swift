@@ -219,6 +219,32 @@ private func nsfnetScenario(load: Double, seconds: UInt64 = 20, recordTrace: Boo
         if kind.isEngine { #expect(retried.keyWastedBits == 0) }
     }
 
+    /// The no-wait latency (`latency_floor_ms`) is each protocol's crossings of the delivering path: with
+    /// fluid key at light load and shortest routing the three protocols use the same paths, so the floors
+    /// stand 3 : 2 : 1, almost nothing waits, and no request is ever faster than its floor.
+    @Test func noWaitLatencyIsEachProtocolsCrossingsOfItsPath() throws {
+        var s = nsfnetScenario(load: 0.2, seconds: 6)
+        s.delivery = .fluid(period: 10_000_000)
+        var floor: [ProtocolKind: Double] = [:]
+        for kind in [ProtocolKind.akrp, .rsvp, .hopByHop] {
+            let r = try ProtocolRunner.run(kind, routing: .shortest, scenario: s, workload: "poisson").result
+            #expect(r.deliveredRequests > 0)
+            #expect(r.waitingMin >= 0, "\(kind): a request faster than its no-wait latency (\(r.waitingMin) ms)")
+            #expect(r.waitingMean < 0.05 * r.latencyMean, "\(kind): waiting \(r.waitingMean) of \(r.latencyMean) ms")
+            #expect(abs(r.latencyFloorMean + r.waitingMean - r.latencyMean) < 1e-6)
+            #expect(r.latencyFloorP99 >= r.latencyFloorMean)
+            floor[kind] = r.latencyFloorMean
+        }
+        let one = try #require(floor[.hopByHop])
+        #expect(abs(try #require(floor[.rsvp]) / one - 2) < 0.02, "\(floor)")
+        #expect(abs(try #require(floor[.akrp]) / one - 3) < 0.02, "\(floor)")
+        // Under load with block-wise key, waiting is what grows.
+        let busy = try ProtocolRunner.run(.akrp, routing: .shortest, scenario: nsfnetScenario(load: 1.2, seconds: 4), workload: "poisson")
+        #expect(busy.result.waitingMean > 5 * busy.result.waitingMin + 1, "\(busy.result.waitingMean)")
+        #expect(busy.result.json.contains("\"latency_floor_ms\":{\"mean\":"))
+        #expect(busy.result.json.contains("\"waiting_ms\":{\"mean\":"))
+    }
+
     @Test func hopByHopDropsAndWastesUnderOverload() throws {
         var s = nsfnetScenario(load: 1.6, seconds: 20)
         s.fifoBound = 20

@@ -60,6 +60,59 @@ import Testing
         #expect(missing.status == 2 && missing.output.contains("akrp@900ms"), "\(missing.output)")
     }
 
+    /// tools/acceptance.py on results with known figures: each criterion counts its points, a point that
+    /// fails is listed with its figures, and the reason follows from them (the extra crossing when AKRP waits
+    /// no longer than rsvp, waiting otherwise; authentication when its relay key alone is no higher).
+    @Test func acceptanceListsTheFailedPointsWithTheirReasons() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("akrp-acceptance-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        func row(_ p: String, _ load: Double, throughput: Double, mean: Double, p99: Double, floor: (Double, Double),
+                 waiting: (Double, Double), plain: Double, auth: Double, frames: Int) -> String {
+            """
+            {"protocol":"\(p)","routing":"key-aware","load":\(load),"seed":1,"throughput_bps":\(throughput),\
+            "success_ratio":0.97,"key_wasted_bits":0,"consumed_per_delivered_bit":\(plain),\
+            "consumed_per_delivered_bit_with_authentication":\(auth),"frames":\(frames),"delivered_requests":100,\
+            "latency_ms":{"mean":\(mean),"p99":\(p99)},"latency_floor_ms":{"mean":\(floor.0),"p99":\(floor.1)},\
+            "waiting_ms":{"mean":\(waiting.0),"p99":\(waiting.1),"min":0}}
+            """
+        }
+        let rows = [
+            // Load 0.2: mean above rsvp's by the floor (waits less), p99 above mostly by waiting (110 − 60 > 45 − 30).
+            row("akrp", 0.2, throughput: 16_000, mean: 30, p99: 135, floor: (26, 45), waiting: (4, 110), plain: 2.2, auth: 3.0, frames: 700),
+            row("rsvp", 0.2, throughput: 16_000, mean: 25, p99: 90, floor: (17, 30), waiting: (8, 60), plain: 2.2, auth: 2.6, frames: 450),
+            row("hop-by-hop", 0.2, throughput: 16_000, mean: 20, p99: 900, floor: (9, 15), waiting: (11, 885), plain: 2.25, auth: 2.5, frames: 220),
+            // Load 1.0: throughput below hop-by-hop's, above rsvp's; latency below rsvp's.
+            row("akrp", 1.0, throughput: 80_000, mean: 70, p99: 400, floor: (28, 70), waiting: (42, 330), plain: 2.5, auth: 4.0, frames: 600),
+            row("rsvp", 1.0, throughput: 79_000, mean: 110, p99: 970, floor: (20, 50), waiting: (90, 920), plain: 2.9, auth: 5.0, frames: 900),
+            row("hop-by-hop", 1.0, throughput: 81_000, mean: 1000, p99: 4900, floor: (10, 26), waiting: (990, 4874), plain: 2.8, auth: 3.3, frames: 200),
+        ]
+        let results = directory.appendingPathComponent("r.json").path
+        try ("[" + rows.joined(separator: ",") + "]").write(toFile: results, atomically: true, encoding: .utf8)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("tools/acceptance.py").path
+        let out = try run([script, "--blocks", results, "--large", results], executable: "/usr/bin/python3")
+        #expect(out.status == 0, "\(out.output)")
+        let text = out.output
+        // Two sets × two loads; throughput only at 1.0 (two baselines each).
+        #expect(text.contains("| throughput | 4 | 2 | 2 |"), "\(text)")
+        #expect(text.contains("| mean latency | 4 | 2 | 2 |"), "\(text)")
+        #expect(text.contains("| p99 latency | 4 | 2 | 2 |"), "\(text)")
+        // 256-bit: 3.0 / 2.5 = 1.2 and 4.0 / 3.3 = 1.21, within 1.5×; 4,096-bit: both above hop-by-hop's.
+        #expect(text.contains("| key per bit (256-bit) | 2 | 2 | 0 |"), "\(text)")
+        #expect(text.contains("| key per bit (4,096-bit) | 2 | 0 | 2 |"), "\(text)")
+        #expect(text.contains("| key wasted | 4 | 4 | 0 |"), "\(text)")
+        #expect(text.contains("| 256-bit | key-aware | 1.00 | 1 | 80,000 vs hop-by-hop 81,000 bit/s (-1.23 %) |"), "\(text)")
+        #expect(text.contains("30.0 vs rsvp 25.0 ms | the extra crossing (no-wait 26.0 vs 17.0 ms, waiting 4.0 vs 8.0 ms)"), "\(text)")
+        #expect(text.contains("135.0 vs rsvp 90.0 ms | mostly waiting for key or held frames (no-wait 45.0 vs 30.0 ms"), "\(text)")
+        #expect(text.contains("| 4,096-bit | key-aware | 0.20 | 1 | 3.000 vs hop-by-hop 2.500 (1.200×) | authenticating more frames"), "\(text)")
+        #expect(text.contains("| 4,096-bit | key-aware | 1.00 | 1 | 4.000 vs hop-by-hop 3.300 (1.212×) | authenticating more frames"), "\(text)")
+        #expect(!text.contains("rsvp 79,000"), "a throughput point that holds is not listed")
+        // A file without the configuration is refused, naming what it has.
+        let other = try run([script, "--blocks", results, "--config", "akrp-multipath"], executable: "/usr/bin/python3")
+        #expect(other.status == 2 && other.output.contains("it has: akrp, hop-by-hop, rsvp"), "\(other.output)")
+    }
+
     @Test func malformedListsAreRefusedNamingTheOption() throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "akrp-sim not built at \(Self.binary)")
         let badBudget = try run(["run", "--budget-ms", "500,abc", "--duration", "1"])

@@ -202,6 +202,7 @@ public final class BaselineNetworkRun: NetworkRun {
         outcomes.outcome[k] = .delivered
         outcomes.sourceTime[k] = now
         outcomes.destinationTime[k] = now
+        outcomes.floor[k] = floorLatency(links: pathLinks[k])
         if outcomes.detailed {
             // The relays are correct by construction; both ends hold the key of the key link's units.
             let u = units(k)

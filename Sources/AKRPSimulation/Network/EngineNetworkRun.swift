@@ -304,6 +304,8 @@ public final class EngineNetworkRun: NetworkRun {
                 if outcomes.detailed { outcomes.sourceDigest[k] = keyDigest(outbox.keyBytes(of: e)) }
             } else {
                 outcomes.destinationTime[k] = now
+                outcomes.floor[k] = floorLatency(
+                    links: (0..<e.path.hops).lazy.map { self.topology.index(of: LinkID(e.path[$0], e.path[$0 + 1])) ?? 0 })
                 if outcomes.detailed {
                     outcomes.destinationDigest[k] = keyDigest(outbox.keyBytes(of: e))
                     outcomes.paths[k] = (0...e.path.hops).map { e.path[$0].rawValue }

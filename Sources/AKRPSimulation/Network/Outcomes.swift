@@ -41,11 +41,16 @@ final class Outcomes {
     var attemptStart: [Nanoseconds]
     /// Units consumed by earlier attempts that failed (wasted whatever the last attempt does).
     var abandoned: [Int32]
+    /// The latency the delivering attempt would have had if no message had waited anywhere: the protocol's
+    /// crossings of the delivering path (``ProtocolKind/crossings``), each hop its delay plus one node's
+    /// processing. Set at delivery; 0 before.
+    var floor: [Nanoseconds]
 
     init(count: Int, detailed: Bool) {
         attempts = Array(repeating: 1, count: count)
         attemptStart = Array(repeating: 0, count: count)
         abandoned = Array(repeating: 0, count: count)
+        floor = Array(repeating: 0, count: count)
         outcome = Array(repeating: .pending, count: count)
         sourceTime = Array(repeating: 0, count: count)
         destinationTime = Array(repeating: 0, count: count)
@@ -108,6 +113,14 @@ struct FrameGrouping {
 }
 
 extension NetworkRun {
+    /// The no-wait latency of request `k` over a path of the links `links` (indices into the network's
+    /// links): ``ProtocolKind/crossings`` × Σ (link delay + one node's processing).
+    func floorLatency(links: some Sequence<Int>) -> Nanoseconds {
+        var one: Nanoseconds = 0
+        for l in links { one += scenario.network.links[l].delay + scenario.processing }
+        return Nanoseconds(kind.crossings) * one
+    }
+
     /// Request `k`'s attempt failed now: with application retries on and attempts left (and time before the
     /// end of arrivals plus drain), schedules the next attempt via `schedule` after the backoff and returns
     /// true (the request stays pending); otherwise false.

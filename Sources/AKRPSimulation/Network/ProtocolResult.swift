@@ -57,6 +57,19 @@ public struct ProtocolResult: Sendable {
     public var latencyP99 = 0.0
     /// Largest latency, ms.
     public var latencyMax = 0.0
+    /// Mean and 99th percentile of the delivered requests' no-wait latency (``ProtocolKind/crossings`` of
+    /// the delivering path, each hop its delay and one node's processing), ms: what the protocol's message
+    /// pattern costs on those paths before anything waits.
+    public var latencyFloorMean = 0.0
+    /// 99th percentile of the no-wait latency, ms.
+    public var latencyFloorP99 = 0.0
+    /// Mean of relay latency minus the no-wait latency, per delivered request, ms: time spent waiting for
+    /// key, in queues, behind held frames, in rsvp's backoffs.
+    public var waitingMean = 0.0
+    /// 99th percentile of the waiting, ms.
+    public var waitingP99 = 0.0
+    /// Smallest waiting of a delivered request, ms (never negative when the no-wait model holds).
+    public var waitingMin = 0.0
     /// With application retries (`Scenario.applicationRetry`): their backoff, ms, and the latency the
     /// application sees — from its first arrival to the key, failed attempts and backoffs included (ms).
     public var applicationRetryMs: Double?
@@ -135,6 +148,8 @@ public struct ProtocolResult: Sendable {
         durationSeconds = Double(s.duration) / 1e9
         var latencies: [Double] = []
         var applicationLatencies: [Double] = []
+        var floors: [Double] = []
+        var waits: [Double] = []
         var windowBits = 0
         var consumedUnits = 0
         var wastedUnits = 0
@@ -159,6 +174,8 @@ public struct ProtocolResult: Sendable {
                 // Relay latency of the attempt that delivered; the application waited from the arrival.
                 let start = o.attempts[i] > 1 ? o.attemptStart[i] : a.time
                 latencies.append(Double(done - start) / 1e6)
+                floors.append(Double(o.floor[i]) / 1e6)
+                waits.append((Double(done) - Double(start) - Double(o.floor[i])) / 1e6)
                 applicationLatencies.append(Double(done - a.time) / 1e6)
                 if done >= s.warmup && done <= s.duration { windowBits += bits }
             case .failed:
@@ -192,6 +209,15 @@ public struct ProtocolResult: Sendable {
             latencyP99 = Self.quantile(latencies, 0.99)
             latencyMax = latencies.last!
             latencyQuantiles = (0...100).map { Self.quantile(latencies, Double($0) / 100) }
+        }
+        floors.sort()
+        waits.sort()
+        if !floors.isEmpty {
+            latencyFloorMean = floors.reduce(0, +) / Double(floors.count)
+            latencyFloorP99 = Self.quantile(floors, 0.99)
+            waitingMean = waits.reduce(0, +) / Double(waits.count)
+            waitingP99 = Self.quantile(waits, 0.99)
+            waitingMin = waits[0]
         }
         applicationLatencies.sort()
         if s.applicationRetry != nil, !applicationLatencies.isEmpty {
@@ -270,6 +296,10 @@ public struct ProtocolResult: Sendable {
             "latency_ms",
             "{\"mean\":\(jsonNumber(latencyMean)),\"p50\":\(jsonNumber(latencyP50)),\"p99\":\(jsonNumber(latencyP99)),\"max\":\(jsonNumber(latencyMax))}"
         )
+        w.addRaw("latency_floor_ms", "{\"mean\":\(jsonNumber(latencyFloorMean)),\"p99\":\(jsonNumber(latencyFloorP99))}")
+        w.addRaw(
+            "waiting_ms",
+            "{\"mean\":\(jsonNumber(waitingMean)),\"p99\":\(jsonNumber(waitingP99)),\"min\":\(jsonNumber(waitingMin))}")
         w.addRaw("latency_quantiles_ms", "[" + latencyQuantiles.map(jsonNumber).joined(separator: ",") + "]")
         w.add("attempts", attempts)
         if let retry = applicationRetryMs {

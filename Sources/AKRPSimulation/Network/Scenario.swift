@@ -17,6 +17,17 @@ public enum ProtocolKind: String, Sendable, CaseIterable {
 
     /// Whether the protocol runs on the real engine.
     public var isEngine: Bool { self != .hopByHop && self != .rsvp }
+
+    /// How often a request's messages cross its path end to end before both ends hold the key, when
+    /// nothing waits: hop-by-hop relays once; rsvp locks forward, then relays back (docs/SIMULATOR.md);
+    /// AKRP reserves forward, confirms back and commits with the shares forward (docs/PROTOCOL.md).
+    public var crossings: Int {
+        switch self {
+        case .hopByHop: 1
+        case .rsvp: 2
+        case .akrp, .akrpMultipath, .akrpNoCDR, .akrpMultipathNoCDR: 3
+        }
+    }
 }
 
 /// How paths are chosen (for every protocol alike).
