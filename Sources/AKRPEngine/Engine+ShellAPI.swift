@@ -64,11 +64,16 @@ extension Engine {
         src.deadline = now &+ configuration.latencyBudget
         src.noticeAwaited = awaitingConfirmation
         let want = configuration.paths > 1 ? configuration.paths : min(4, 1 + configuration.reroutes)
+        // One path at a time with least-delay routing: the candidates after the first are needed only when
+        // it fails, and they depend on the topology alone, so they are searched then
+        // (``searchDeferredPaths(_:)``; the router returns the same list, its first path included).
+        let deferred = configuration.paths == 1 && !configuration.keyAwareRouting && want > 1
         refreshOwnLinkLevels()
         src.pathCount = UInt8(
             router.paths(
                 from: node, to: destination, units: units, keyAware: configuration.keyAwareRouting,
-                count: want, into: &src.paths))
+                count: deferred ? 1 : want, into: &src.paths))
+        if deferred { src.deferredPaths = UInt8(want) }
         guard src.pathCount > 0 else {
             sourceSlots.give(slot)
             throw .noRoute

@@ -95,6 +95,10 @@ extension Engine {
         if sources[src].decided { return }
         if configuration.paths == 1 {
             let next = Int(sources[src].nextPath) + 1
+            if next >= Int(sources[src].pathCount) && sources[src].deferredPaths > 0 && now < sources[src].deadline
+                && retryable(reason) {
+                searchDeferredPaths(src)
+            }
             if next < Int(sources[src].pathCount) && now < sources[src].deadline && retryable(reason) {
                 sources[src].nextPath = UInt8(next)
                 counters.reroutes += 1
@@ -116,6 +120,21 @@ extension Engine {
             }
             decide(src, now: now, outbox: outbox)
         }
+    }
+
+    /// Searches the candidate paths of source slot `src` that ``request(destination:units:now:outbox:awaitingConfirmation:)``
+    /// left for later (least-delay routing: the same search gives the same list, so its first path is the
+    /// one already tried).
+    func searchDeferredPaths(_ src: Int) {
+        let want = Int(sources[src].deferredPaths)
+        sources[src].deferredPaths = 0
+        var found = InlineArray<4, Path>(repeating: Path())
+        let count = router.paths(
+            from: node, to: sources[src].destination, units: Int(sources[src].size), keyAware: false, count: want,
+            into: &found)
+        guard count > 0 && found[0] == sources[src].paths[0] else { return }
+        sources[src].paths = found
+        sources[src].pathCount = UInt8(count)
     }
 
     func retryable(_ reason: FailReason) -> Bool {

@@ -166,7 +166,9 @@ public final class Engine {
         total += c.recordCapacity * 4 * 2 + c.sourceCapacity * 4 * 2
         total += recordIndexBytes(c.recordCapacity) + recordIndexBytes(c.sourceCapacity)
         total += links * c.poolCapacity * (c.unitSize + 1 + 4)
-        total += topology.nodes.count * 24 + topology.links.count * 24
+        // The router: per node distance, predecessor link and node, stamp, hop count; per link penalty,
+        // level, rate; its heap holds 2 × links + nodes + 1 entries of 12 bytes.
+        total += topology.nodes.count * 33 + topology.links.count * 48 + 12
         total += links * MemoryLayout<Session>.stride
         total += max(1, links) * heldMessagesPerLink * MemoryLayout<Message>.stride
         return total

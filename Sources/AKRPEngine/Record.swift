@@ -62,6 +62,9 @@ struct SourceRequest {
     var decisionAt: Nanoseconds = .max
     var paths = InlineArray<4, Path>(repeating: Path())
     var pathCount: UInt8 = 0
+    /// Candidates not searched yet (single path, least-delay routing): how many `Router.paths` is asked
+    /// for when the first path fails (0: all searched).
+    var deferredPaths: UInt8 = 0
     /// Hops of the direct (least-delay) path; longer candidate paths are detours.
     var directHops: UInt8 = 0
     /// Next candidate path to try (single path mode).

@@ -15,6 +15,10 @@ public final class Router {
     let level: UnsafeMutablePointer<Double>
     let rate: UnsafeMutablePointer<Double>
     private let directHopsTable: UnsafeMutablePointer<UInt8>
+    /// `dist`, `prevLink` and `prevNode` of node i belong to the latest search only when `stamp[i]` is
+    /// `generation`: a search resets nothing but the nodes it reaches.
+    private let stamp: UnsafeMutablePointer<UInt32>
+    private var generation: UInt32 = 0
 
     /// Allocates the search scratch space for `topology` once.
     public init(topology: Topology) {
@@ -37,12 +41,14 @@ public final class Router {
         heapNode = .allocate(capacity: heapCapacity)
         directHopsTable = .allocate(capacity: max(n, 1))
         directHopsTable.initialize(repeating: 255, count: max(n, 1))
+        stamp = .allocate(capacity: max(n, 1))
+        stamp.initialize(repeating: 0, count: max(n, 1))
     }
 
     deinit {
         dist.deallocate(); prevLink.deallocate(); prevNode.deallocate(); penalty.deallocate()
         heapCost.deallocate(); heapNode.deallocate(); level.deallocate(); rate.deallocate()
-        directHopsTable.deallocate()
+        directHopsTable.deallocate(); stamp.deallocate()
     }
 
     /// Records announced link state: `level` free units, `rate` units per second.
@@ -58,8 +64,12 @@ public final class Router {
     /// Cost of a link for a request of `units` units, in milliseconds.
     @inline(__always)
     func cost(link: Int, units: Int, keyAware: Bool) -> Double {
-        let l = topology.links[link]
-        var c = Double(l.delay) / 1_000_000 + 0.01
+        cost(link: link, delay: topology.links[link].delay, units: units, keyAware: keyAware)
+    }
+
+    @inline(__always)
+    private func cost(link: Int, delay: Nanoseconds, units: Int, keyAware: Bool) -> Double {
+        var c = Double(delay) / 1_000_000 + 0.01
         if keyAware {
             let missing = Double(units) - level[link]
             if missing > 0 { c += missing / max(rate[link], 1e-9) * 1000 }
@@ -111,7 +121,7 @@ public final class Router {
         dijkstra(s, stopAt: -1, units: 0, keyAware: false)
         var y = 0
         while y < n {
-            if dist[y] < .infinity {
+            if reached(y) {
                 var hops = 0
                 var z = y
                 while z != s && hops <= Path.maxHops {
@@ -132,34 +142,56 @@ public final class Router {
 
     private func shortest(_ s: Int, _ d: Int, units: Int, keyAware: Bool) -> Path? {
         dijkstra(s, stopAt: d, units: units, keyAware: keyAware)
-        guard dist[d] < .infinity else { return nil }
+        guard reached(d) else { return nil }
         return walkBack(s, d)
     }
 
+    /// Whether the latest search reached node `i` (its `dist`, `prevLink`, `prevNode` are then valid).
+    @inline(__always) private func reached(_ i: Int) -> Bool { stamp[i] == generation && dist[i] < .infinity }
+
     /// Dijkstra from `s` (stopping once `stopAt` is settled; −1 = the whole tree) into `dist`/`prevNode`.
+    /// Only the nodes it reaches are touched (``stamp``); the adjacency is read without bounds checks.
     private func dijkstra(_ s: Int, stopAt d: Int, units: Int, keyAware: Bool) {
-        var i = 0
-        while i < n { dist[i] = .infinity; prevLink[i] = -1; prevNode[i] = -1; i += 1 }
+        generation &+= 1
+        if generation == 0 {
+            // Wrapped after 2³² searches: clear the stamps once.
+            stamp.update(repeating: 0, count: max(n, 1))
+            generation = 1
+        }
+        let g = generation
+        stamp[s] = g
         dist[s] = 0
-        var size = 0
-        push(&size, 0, Int32(s))
-        while size > 0 {
-            let (c, x) = pop(&size)
-            let xi = Int(x)
-            if c > dist[xi] { continue }
-            if xi == d { break }
-            var k = topology.adjStart[xi]
-            while k < topology.adjStart[xi + 1] {
-                let y = topology.adjNode[k]
-                let li = topology.adjLink[k]
-                let nc = c + cost(link: li, units: units, keyAware: keyAware)
-                if nc < dist[y] {
-                    dist[y] = nc
-                    prevLink[y] = Int32(li)
-                    prevNode[y] = x
-                    if size < heapCapacity { push(&size, nc, Int32(y)) }
+        prevLink[s] = -1
+        prevNode[s] = -1
+        topology.adjStart.withUnsafeBufferPointer { start in
+            topology.adjNode.withUnsafeBufferPointer { adjNode in
+                topology.adjLink.withUnsafeBufferPointer { adjLink in
+                    topology.links.withUnsafeBufferPointer { links in
+                        var size = 0
+                        push(&size, 0, Int32(s))
+                        while size > 0 {
+                            let (c, x) = pop(&size)
+                            let xi = Int(x)
+                            if c > dist[xi] { continue }
+                            if xi == d { break }
+                            var k = start[xi]
+                            let last = start[xi + 1]
+                            while k < last {
+                                let y = adjNode[k]
+                                let li = adjLink[k]
+                                let nc = c + cost(link: li, delay: links[li].delay, units: units, keyAware: keyAware)
+                                if stamp[y] != g || nc < dist[y] {
+                                    stamp[y] = g
+                                    dist[y] = nc
+                                    prevLink[y] = Int32(li)
+                                    prevNode[y] = x
+                                    if size < heapCapacity { push(&size, nc, Int32(y)) }
+                                }
+                                k += 1
+                            }
+                        }
+                    }
                 }
-                k += 1
             }
         }
     }

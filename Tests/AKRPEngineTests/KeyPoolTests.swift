@@ -213,6 +213,41 @@ struct RouterTests {
         #expect(out[0] != out[1])
     }
 
+    /// A search touches only the nodes it reaches: results must not depend on what earlier searches left
+    /// behind, and the first of k paths is the one path asked for alone (least-delay routing searches
+    /// the further candidates later, expecting the same list).
+    @Test("searches do not depend on earlier ones; the first of k paths is the single path")
+    func searchesAreIndependent() throws {
+        let t = try diamond()
+        let used = Router(topology: t)
+        for s in t.nodes {
+            for d in t.nodes where d != s {
+                var many = InlineArray<4, Path>(repeating: Path())
+                var again = InlineArray<4, Path>(repeating: Path())
+                var fresh = InlineArray<4, Path>(repeating: Path())
+                var one = InlineArray<4, Path>(repeating: Path())
+                let n = used.paths(from: s, to: d, units: 1, keyAware: false, count: 3, into: &many)
+                #expect(n >= 1)
+                #expect(used.paths(from: s, to: d, units: 1, keyAware: false, count: 1, into: &one) == 1)
+                #expect(one[0] == many[0], "\(s) → \(d)")
+                #expect(used.paths(from: s, to: d, units: 1, keyAware: false, count: 3, into: &again) == n)
+                #expect(Router(topology: t).paths(from: s, to: d, units: 1, keyAware: false, count: 3, into: &fresh) == n)
+                for i in 0..<n {
+                    #expect(again[i] == many[i] && fresh[i] == many[i], "\(s) → \(d), path \(i)")
+                }
+            }
+        }
+        // A destination the search cannot reach (an isolated node) is not mistaken for one reached earlier.
+        let apart = try Topology(
+            nodes: [NodeID(1), NodeID(2), NodeID(3)],
+            links: [TopologyLink(a: NodeID(1), b: NodeID(2), unitsPerSecond: 1, delay: 1)])
+        let r = Router(topology: apart)
+        var out = InlineArray<4, Path>(repeating: Path())
+        #expect(r.paths(from: NodeID(1), to: NodeID(2), units: 1, keyAware: false, count: 1, into: &out) == 1)
+        #expect(r.paths(from: NodeID(1), to: NodeID(3), units: 1, keyAware: false, count: 1, into: &out) == 0)
+        #expect(r.paths(from: NodeID(2), to: NodeID(3), units: 1, keyAware: false, count: 3, into: &out) == 0)
+    }
+
     @Test("key-aware cost avoids a link without key")
     func keyAware() throws {
         let t = try diamond()

@@ -66,6 +66,45 @@ struct ProtocolScenarioTests {
         #expect(net.checker.violations.isEmpty)
     }
 
+    /// Least-delay routing searches a request's further candidates only when its first path fails: the
+    /// re-route must find them then. A ring 1–2–3–4–1 whose short side (1–2–3, 2 ms) has no key and
+    /// whose long side (1–4–3, 20 ms) has: the request is refused on the first path, re-routed over the
+    /// second and delivered there; with no re-routes allowed it fails.
+    @Test("least-delay routing: the further candidates are searched when the first path fails")
+    func deferredCandidates() throws {
+        let ring = try Topology(
+            nodes: (1...4).map { NodeID(UInt32($0)) },
+            links: [
+                TopologyLink(a: NodeID(1), b: NodeID(2), unitsPerSecond: 1, delay: 1_000_000),
+                TopologyLink(a: NodeID(2), b: NodeID(3), unitsPerSecond: 1, delay: 1_000_000),
+                TopologyLink(a: NodeID(3), b: NodeID(4), unitsPerSecond: 1000, delay: 10_000_000),
+                TopologyLink(a: NodeID(4), b: NodeID(1), unitsPerSecond: 1000, delay: 10_000_000),
+            ])
+        for reroutes in [0, 2] {
+            var c = Self.config()
+            c.keyAwareRouting = false
+            c.latencyBudget = 100_000_000
+            c.reroutes = reroutes
+            let net = try ManualNetwork(topology: ring, configuration: c)
+            net.run()
+            net.supplyKey(link: LinkID(NodeID(3), NodeID(4)), count: 16)
+            net.supplyKey(link: LinkID(NodeID(4), NodeID(1)), count: 16)
+            let id = try net.request(from: NodeID(1), to: NodeID(3), units: 4)
+            net.run()
+            let source = net.engines[0]
+            if reroutes == 0 {
+                #expect(net.failures[id] == .noKeyWithinBudget)
+                #expect(source.counters.reroutes == 0)
+            } else {
+                #expect(source.counters.reroutes == 1)
+                #expect(net.sourceKeys[id] != nil && net.sourceKeys[id] == net.destinationKeys[id])
+                let delivered = net.events.first { $0.event.kind == .keyDelivered && $0.event.request == id }
+                #expect(delivered?.event.path.hops == 2 && delivered?.event.path[1] == NodeID(4))
+            }
+            #expect(net.checker.violations.isEmpty)
+        }
+    }
+
     @Test("admission: a request that cannot get key within its latency budget is refused at once")
     func admission() throws {
         // 10 units/s and a 100 ms budget: at most one future unit fits; 4 are needed.
