@@ -18,7 +18,11 @@ public final class Router {
     /// `dist`, `prevLink` and `prevNode` of node i belong to the latest search only when `stamp[i]` is
     /// `generation`: a search resets nothing but the nodes it reaches.
     private let stamp: UnsafeMutablePointer<UInt32>
-    private var generation: UInt32 = 0
+    /// The latest search's stamp, `stamp[n]` (kept in the scratch space: no exclusivity check per search).
+    private var generation: UInt32 {
+        get { stamp[n] }
+        set { stamp[n] = newValue }
+    }
 
     /// Allocates the search scratch space for `topology` once.
     public init(topology: Topology) {
@@ -41,8 +45,8 @@ public final class Router {
         heapNode = .allocate(capacity: heapCapacity)
         directHopsTable = .allocate(capacity: max(n, 1))
         directHopsTable.initialize(repeating: 255, count: max(n, 1))
-        stamp = .allocate(capacity: max(n, 1))
-        stamp.initialize(repeating: 0, count: max(n, 1))
+        stamp = .allocate(capacity: n + 1)
+        stamp.initialize(repeating: 0, count: n + 1)
     }
 
     deinit {
@@ -155,7 +159,7 @@ public final class Router {
         generation &+= 1
         if generation == 0 {
             // Wrapped after 2³² searches: clear the stamps once.
-            stamp.update(repeating: 0, count: max(n, 1))
+            stamp.update(repeating: 0, count: n)
             generation = 1
         }
         let g = generation

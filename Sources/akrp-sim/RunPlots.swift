@@ -42,6 +42,17 @@ struct RunPlots {
                 title: "\(network.name), \(r) routing: relay latency (solid mean, dashed p99)", x: "offered load (× flow bound)",
                 y: "latency (ms, log)", series: lat, logY: true, pairStyle: true
             ).write(toFile: "\(dir)/latency-\(r).svg", atomically: true, encoding: .utf8)
+            // Where the mean comes from: the message pattern's no-wait floor (dashed), the rest is waiting.
+            var split: [(String, [(Double, Double)])] = []
+            for p in protocols {
+                let delivered = rs.filter { $0.protocolName == p && $0.deliveredRequests > 0 }
+                split.append(("\(p) mean", delivered.map { ($0.load, max($0.latencyMean, 0.1)) }))
+                split.append(("\(p) no-wait floor", delivered.map { ($0.load, max($0.latencyFloorMean, 0.1)) }))
+            }
+            try chart(
+                title: "\(network.name), \(r) routing: mean relay latency (solid) and its no-wait floor (dashed)",
+                x: "offered load (× flow bound)", y: "latency (ms, log)", series: split, logY: true, pairStyle: true
+            ).write(toFile: "\(dir)/latency-split-\(r).svg", atomically: true, encoding: .utf8)
             // CDF at the load closest to 1.0.
             if let target = loads.min(by: { abs($0 - 1) < abs($1 - 1) }) {
                 let cdf: [(String, [(Double, Double)])] = protocols.compactMap { p in

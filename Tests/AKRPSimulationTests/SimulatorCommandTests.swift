@@ -36,6 +36,10 @@ import Testing
                 #expect(svg.contains(">500</text>") && svg.contains(">900</text>") && svg.contains(">rsvp</text>"))
             }
         }
+        // The latency split: each protocol's mean and its no-wait floor.
+        let split = try String(
+            contentsOfFile: directory.appendingPathComponent("latency-split-key-aware.svg").path, encoding: .utf8)
+        #expect(split.contains(">rsvp no-wait floor</text>") && split.contains(">akrp@900ms mean</text>"), "\(split.prefix(2000))")
         // tools/claims.py reads the same JSON: every claim row and the frontier verdict for each baseline.
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("tools/claims.py").path
