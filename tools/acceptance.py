@@ -20,8 +20,10 @@ routing, load and seed:
 A point that fails is listed with its figures and a reason computed from them:
   latency      the run reports, per delivered request, the no-wait latency of its message pattern on the
                delivering path (`latency_floor_ms`: 3 crossings for AKRP, 2 for rsvp, 1 for hop-by-hop)
-               and the rest (`waiting_ms`). When AKRP waits no longer than rsvp, the reason is its extra
-               crossing; otherwise the larger of the two differences (floor, waiting) is named first.
+               and the rest (`waiting_ms`: waiting for key, behind held frames, and the attempts that
+               failed before the delivering one — re-routes, rsvp's retries). When AKRP waits no longer
+               than rsvp, the reason is its extra crossing; otherwise the larger of the two differences
+               (floor, waiting) is named first.
   throughput   the share of requests each delivers and their p99 latency (a protocol that never refuses
                queues instead).
   key/bit      frames per delivered request and key per bit without authentication: whether the
@@ -83,6 +85,15 @@ def points(paths, config):
             print(f"acceptance: no results of configuration '{config}' in {path} (it has: {', '.join(names)})",
                   file=sys.stderr)
             sys.exit(2)
+        needed = ("routing", "load", "seed", "protocol", "throughput_bps", "success_ratio", "key_wasted_bits",
+                  "consumed_per_delivered_bit", "consumed_per_delivered_bit_with_authentication", "frames",
+                  "delivered_requests", "latency_ms", "latency_floor_ms", "waiting_ms")
+        for r in rows:
+            missing = [k for k in needed if k not in r]
+            if missing:
+                print(f"acceptance: {path}: a result of '{r.get('protocol', '?')}' lacks {', '.join(missing)} "
+                      "(written by an older akrp-sim? run the sweep again)", file=sys.stderr)
+                sys.exit(2)
         keys = sorted({(r["routing"], r["load"], r["seed"]) for r in rows if r["protocol"] == config})
         for routing, point, seed in keys:
             at = {r["protocol"]: r for r in rows if (r["routing"], r["load"], r["seed"]) == (routing, point, seed)}
@@ -92,6 +103,7 @@ def points(paths, config):
 
 def frames_per_request(r):
     return r["frames"] / r["delivered_requests"] if r["delivered_requests"] else float("inf")
+
 
 
 def latency_reason(a, b, which):
@@ -105,7 +117,7 @@ def latency_reason(a, b, which):
         return f"the extra crossing ({figures})"
     if fa - fb >= wa - wb:
         return f"mostly the extra crossing ({figures})"
-    return f"mostly waiting for key or held frames ({figures})"
+    return f"mostly waiting for key, held frames or re-routes ({figures})"
 
 
 def throughput_reason(a, b):
@@ -127,9 +139,14 @@ class Criterion:
         self.failures = []
 
     def check(self, ok, row):
+        """Counts a point; `row` (a function giving the table row) is called only for a point that fails."""
         self.checked += 1
         if not ok:
-            self.failures.append(row)
+            self.failures.append(row())
+
+
+def ratio(x, y):
+    return f"{x / y:.3f}×" if y > 0 else "— (nothing delivered)"
 
 
 def evaluate(sets, config, saturation, factor):
@@ -139,7 +156,7 @@ def evaluate(sets, config, saturation, factor):
         for routing, point, seed, at in pts:
             a = at[config]
             where = f"| {label} | {routing} | {point:.2f} | {seed} |"
-            crits["key wasted"].check(a["key_wasted_bits"] == 0, f"{where} {a['key_wasted_bits']:,} bits | — | — |")
+            crits["key wasted"].check(a["key_wasted_bits"] == 0, lambda: f"{where} {a['key_wasted_bits']:,} bits | — | — |")
             if point >= saturation - 1e-9:
                 for name in BASELINES:
                     if name in at:
@@ -147,13 +164,14 @@ def evaluate(sets, config, saturation, factor):
                         ok = a["throughput_bps"] >= b["throughput_bps"]
                         d = (a["throughput_bps"] - b["throughput_bps"]) / b["throughput_bps"] * 100 if b["throughput_bps"] else 0
                         crits["throughput"].check(
-                            ok, f"{where} {a['throughput_bps']:,.0f} vs {name} {b['throughput_bps']:,.0f} bit/s ({d:+.2f} %) | "
-                                f"{throughput_reason(a, b)} |")
+                            ok, lambda: f"{where} {a['throughput_bps']:,.0f} vs {b['protocol']} {b['throughput_bps']:,.0f} "
+                                        f"bit/s ({d:+.2f} %) | {throughput_reason(a, b)} |")
             if "rsvp" in at:
                 b = at["rsvp"]
                 for which, crit in (("mean", "mean latency"), ("p99", "p99 latency")):
                     x, y = a["latency_ms"][which], b["latency_ms"][which]
-                    crits[crit].check(x <= y, f"{where} {x:,.1f} vs rsvp {y:,.1f} ms | {latency_reason(a, b, which)} |")
+                    crits[crit].check(x <= y or a["delivered_requests"] == 0,
+                                      lambda: f"{where} {x:,.1f} vs rsvp {y:,.1f} ms | {latency_reason(a, b, which)} |")
             if "hop-by-hop" in at:
                 b = at["hop-by-hop"]
                 x = a["consumed_per_delivered_bit_with_authentication"]
@@ -161,7 +179,10 @@ def evaluate(sets, config, saturation, factor):
                 large = label.startswith("4,096")
                 limit = y if large else factor * y
                 crit = "key per bit (4,096-bit)" if large else "key per bit (256-bit)"
-                crits[crit].check(x <= limit, f"{where} {x:.3f} vs hop-by-hop {y:.3f} ({x / y:.3f}×) | {key_reason(a, b)} |")
+                # A protocol that delivered nothing spent nothing per delivered bit (0): the point then says so.
+                ok = x > 0 and (y == 0 or x <= limit)
+                crits[crit].check(ok, lambda: f"{where} {x:.3f} vs hop-by-hop {y:.3f} ({ratio(x, y)}) | "
+                                              f"{key_reason(a, b) if x > 0 and y > 0 else 'nothing delivered by one of them'} |")
     return crits
 
 

@@ -132,6 +132,8 @@ extension Engine {
         let count = router.paths(
             from: node, to: sources[src].destination, units: Int(sources[src].size), keyAware: false, count: want,
             into: &found)
+        // The same search on the same costs: a different first path would be a router bug.
+        assert(count > 0 && found[0] == sources[src].paths[0], "deferred candidates differ from the first search")
         guard count > 0 && found[0] == sources[src].paths[0] else { return }
         sources[src].paths = found
         sources[src].pathCount = UInt8(count)

@@ -168,7 +168,7 @@ public final class Engine {
         total += links * c.poolCapacity * (c.unitSize + 1 + 4)
         // The router: per node distance, predecessor link and node, stamp, hop count; per link penalty,
         // level, rate; its heap holds 2 × links + nodes + 1 entries of 12 bytes.
-        total += topology.nodes.count * 33 + topology.links.count * 48 + 12
+        total += topology.nodes.count * 33 + topology.links.count * 48 + 16
         total += links * MemoryLayout<Session>.stride
         total += max(1, links) * heldMessagesPerLink * MemoryLayout<Message>.stride
         return total

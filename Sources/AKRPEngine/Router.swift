@@ -67,11 +67,6 @@ public final class Router {
 
     /// Cost of a link for a request of `units` units, in milliseconds.
     @inline(__always)
-    func cost(link: Int, units: Int, keyAware: Bool) -> Double {
-        cost(link: link, delay: topology.links[link].delay, units: units, keyAware: keyAware)
-    }
-
-    @inline(__always)
     private func cost(link: Int, delay: Nanoseconds, units: Int, keyAware: Bool) -> Double {
         var c = Double(delay) / 1_000_000 + 0.01
         if keyAware {
@@ -150,6 +145,9 @@ public final class Router {
         return walkBack(s, d)
     }
 
+    /// Sets the search generation (tests: the wrap-around after 2³² searches).
+    func setSearchGeneration(_ g: UInt32) { generation = g }
+
     /// Whether the latest search reached node `i` (its `dist`, `prevLink`, `prevNode` are then valid).
     @inline(__always) private func reached(_ i: Int) -> Bool { stamp[i] == generation && dist[i] < .infinity }
 
@@ -206,7 +204,8 @@ public final class Router {
         var y = d
         while y != s {
             hops += 1
-            if hops > Path.maxHops { return nil }
+            // A chain that ends before the source (no predecessor) is no path of this search.
+            if hops > Path.maxHops || prevNode[y] < 0 { return nil }
             y = Int(prevNode[y])
         }
         var p = Path()

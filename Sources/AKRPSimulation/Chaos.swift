@@ -170,6 +170,9 @@ public final class ChaosRun {
         case 1: c.detourBudget = 0
         default: c.detourBudget = 100_000_000
         }
+        // A quarter of the seeds route by least delay (single-path requests then search their further
+        // candidates only when the first path fails).
+        c.keyAwareRouting = variant.next() % 4 != 0
         configuration = c
         faultFree = r.next() % 4 == 0
         dropRate = faultFree ? 0 : r.unit() * 0.05

@@ -237,15 +237,35 @@ struct RouterTests {
                 }
             }
         }
-        // A destination the search cannot reach (an isolated node) is not mistaken for one reached earlier.
+        // A node an earlier search reached is not mistaken for one this search reached: from the isolated
+        // node 3, node 2 (whose distance the search from 1 left finite) is unreachable.
         let apart = try Topology(
             nodes: [NodeID(1), NodeID(2), NodeID(3)],
             links: [TopologyLink(a: NodeID(1), b: NodeID(2), unitsPerSecond: 1, delay: 1)])
         let r = Router(topology: apart)
         var out = InlineArray<4, Path>(repeating: Path())
         #expect(r.paths(from: NodeID(1), to: NodeID(2), units: 1, keyAware: false, count: 1, into: &out) == 1)
-        #expect(r.paths(from: NodeID(1), to: NodeID(3), units: 1, keyAware: false, count: 1, into: &out) == 0)
+        #expect(r.paths(from: NodeID(3), to: NodeID(2), units: 1, keyAware: false, count: 1, into: &out) == 0)
         #expect(r.paths(from: NodeID(2), to: NodeID(3), units: 1, keyAware: false, count: 3, into: &out) == 0)
+    }
+
+    /// After 2³² searches the generation wraps: the stamps are cleared once and searches stay right.
+    @Test("searches stay right across the generation's wrap-around")
+    func generationWraps() throws {
+        let t = try diamond()
+        let r = Router(topology: t)
+        r.setSearchGeneration(UInt32.max - 2)
+        for round in 0..<3 {
+            for s in t.nodes {
+                for d in t.nodes where d != s {
+                    var got = InlineArray<4, Path>(repeating: Path())
+                    var want = InlineArray<4, Path>(repeating: Path())
+                    let n = r.paths(from: s, to: d, units: 1, keyAware: false, count: 3, into: &got)
+                    #expect(Router(topology: t).paths(from: s, to: d, units: 1, keyAware: false, count: 3, into: &want) == n)
+                    for i in 0..<n { #expect(got[i] == want[i], "round \(round), \(s) → \(d), path \(i)") }
+                }
+            }
+        }
     }
 
     @Test("key-aware cost avoids a link without key")

@@ -69,7 +69,8 @@ struct ProtocolScenarioTests {
     /// Least-delay routing searches a request's further candidates only when its first path fails: the
     /// re-route must find them then. A ring 1–2–3–4–1 whose short side (1–2–3, 2 ms) has no key and
     /// whose long side (1–4–3, 20 ms) has: the request is refused on the first path, re-routed over the
-    /// second and delivered there; with no re-routes allowed it fails.
+    /// second and delivered there; with no re-routes allowed (one candidate, nothing deferred: the
+    /// control) it fails.
     @Test("least-delay routing: the further candidates are searched when the first path fails")
     func deferredCandidates() throws {
         let ring = try Topology(

@@ -108,13 +108,29 @@ import Testing
         #expect(text.contains("| key wasted | 4 | 4 | 0 |"), "\(text)")
         #expect(text.contains("| 256-bit | key-aware | 1.00 | 1 | 80,000 vs hop-by-hop 81,000 bit/s (-1.23 %) |"), "\(text)")
         #expect(text.contains("30.0 vs rsvp 25.0 ms | the extra crossing (no-wait 26.0 vs 17.0 ms, waiting 4.0 vs 8.0 ms)"), "\(text)")
-        #expect(text.contains("135.0 vs rsvp 90.0 ms | mostly waiting for key or held frames (no-wait 45.0 vs 30.0 ms"), "\(text)")
+        #expect(text.contains("135.0 vs rsvp 90.0 ms | mostly waiting for key, held frames or re-routes (no-wait 45.0 vs 30.0 ms"), "\(text)")
         #expect(text.contains("| 4,096-bit | key-aware | 0.20 | 1 | 3.000 vs hop-by-hop 2.500 (1.200×) | authenticating more frames"), "\(text)")
         #expect(text.contains("| 4,096-bit | key-aware | 1.00 | 1 | 4.000 vs hop-by-hop 3.300 (1.212×) | authenticating more frames"), "\(text)")
         #expect(!text.contains("rsvp 79,000"), "a throughput point that holds is not listed")
         // A file without the configuration is refused, naming what it has.
         let other = try run([script, "--blocks", results, "--config", "akrp-multipath"], executable: "/usr/bin/python3")
         #expect(other.status == 2 && other.output.contains("it has: akrp, hop-by-hop, rsvp"), "\(other.output)")
+        // A baseline that delivered nothing (0 key per delivered bit) is a point, not a division by zero.
+        let empty = rows.map {
+            $0.contains("\"hop-by-hop\",\"routing\":\"key-aware\",\"load\":0.2")
+                ? $0.replacingOccurrences(of: "\"consumed_per_delivered_bit_with_authentication\":2.5", with: "\"consumed_per_delivered_bit_with_authentication\":0")
+                : $0
+        }
+        let emptyFile = directory.appendingPathComponent("empty.json").path
+        try ("[" + empty.joined(separator: ",") + "]").write(toFile: emptyFile, atomically: true, encoding: .utf8)
+        let zero = try run([script, "--large", emptyFile], executable: "/usr/bin/python3")
+        #expect(zero.status == 0 && zero.output.contains("| key per bit (4,096-bit) | 2 | 1 | 1 |"), "\(zero.output)")
+        // Results without the latency split (an older akrp-sim) are refused, naming the missing fields.
+        let old = directory.appendingPathComponent("old.json").path
+        try ("[" + rows.map { $0.replacingOccurrences(of: "\"waiting_ms\"", with: "\"other\"") }.joined(separator: ",") + "]")
+            .write(toFile: old, atomically: true, encoding: .utf8)
+        let stale = try run([script, "--blocks", old], executable: "/usr/bin/python3")
+        #expect(stale.status == 2 && stale.output.contains("lacks waiting_ms"), "\(stale.output)")
     }
 
     @Test func malformedListsAreRefusedNamingTheOption() throws {

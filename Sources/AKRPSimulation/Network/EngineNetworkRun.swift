@@ -304,8 +304,10 @@ public final class EngineNetworkRun: NetworkRun {
                 if outcomes.detailed { outcomes.sourceDigest[k] = keyDigest(outbox.keyBytes(of: e)) }
             } else {
                 outcomes.destinationTime[k] = now
+                // The engine topology lists the scenario's links in their order (engineTopology), and a
+                // delivered path runs over configured links only.
                 outcomes.floor[k] = floorLatency(
-                    links: (0..<e.path.hops).lazy.map { self.topology.index(of: LinkID(e.path[$0], e.path[$0 + 1])) ?? 0 })
+                    links: (0..<e.path.hops).lazy.map { self.topology.index(of: LinkID(e.path[$0], e.path[$0 + 1]))! })
                 if outcomes.detailed {
                     outcomes.destinationDigest[k] = keyDigest(outbox.keyBytes(of: e))
                     outcomes.paths[k] = (0...e.path.hops).map { e.path[$0].rawValue }
