@@ -105,7 +105,6 @@ def frames_per_request(r):
     return r["frames"] / r["delivered_requests"] if r["delivered_requests"] else float("inf")
 
 
-
 def latency_reason(a, b, which):
     """Why configuration row `a` has a higher mean or p99 latency than baseline row `b`, from the differences
     of the no-wait floors and of the waiting (for the mean they add up to the gap; for p99 each is a quantile
