@@ -31,48 +31,23 @@ A point that fails is listed with its figures and a reason computed from them:
 Exit status 0 whatever the outcome (it reports; it does not judge); 2 for unreadable input or a file
 without the configuration.
 """
-import json
 import sys
 
-BASELINES = ("hop-by-hop", "rsvp")
+import claims
+
+BASELINES = claims.BASELINES
 
 
 def load(path):
-    try:
-        with open(path) as f:
-            rows = json.load(f)
-    except (OSError, ValueError) as e:
-        print(f"acceptance: cannot read {path}: {e}", file=sys.stderr)
-        sys.exit(2)
-    if not isinstance(rows, list):
-        print(f"acceptance: {path}: expected the JSON array of `akrp-sim run --json`", file=sys.stderr)
-        sys.exit(2)
-    return rows
+    return claims.load(path, tool="acceptance")
 
 
 def files(args, name):
-    """The paths after option `name` up to the next option."""
-    if name not in args:
-        return []
-    out = []
-    for a in args[args.index(name) + 1:]:
-        if a.startswith("--"):
-            break
-        out.append(a)
-    if not out:
-        print(f"acceptance: {name} needs at least one file", file=sys.stderr)
-        sys.exit(2)
-    return out
+    return claims.files(args, name, tool="acceptance")
 
 
 def option(args, name, default):
-    if name not in args:
-        return default
-    k = args.index(name)
-    if k + 1 >= len(args) or args[k + 1].startswith("--"):
-        print(f"acceptance: {name} needs a value", file=sys.stderr)
-        sys.exit(2)
-    return args[k + 1]
+    return claims.option(args, name, default, tool="acceptance")
 
 
 def points(paths, config):

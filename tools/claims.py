@@ -31,23 +31,44 @@ import sys
 BASELINES = ("hop-by-hop", "rsvp")
 
 
-def load(path):
+def load(path, tool="claims"):
+    """The result rows of an `akrp-sim run --json` file; exits 2 naming the file when it cannot."""
     try:
         with open(path) as f:
-            return json.load(f)
+            rows = json.load(f)
     except (OSError, ValueError) as e:
-        print(f"claims: cannot read {path}: {e}", file=sys.stderr)
+        print(f"{tool}: cannot read {path}: {e}", file=sys.stderr)
         sys.exit(2)
+    if not isinstance(rows, list):
+        print(f"{tool}: {path}: expected the JSON array of `akrp-sim run --json`", file=sys.stderr)
+        sys.exit(2)
+    return rows
 
 
-def option(args, name, default):
+def option(args, name, default, tool="claims"):
+    """The value after option `name`, or `default` when it is absent; exits 2 when the value is missing."""
     if name not in args:
         return default
     k = args.index(name)
-    if k + 1 >= len(args):
-        print(f"claims: {name} needs a value", file=sys.stderr)
+    if k + 1 >= len(args) or args[k + 1].startswith("--"):
+        print(f"{tool}: {name} needs a value", file=sys.stderr)
         sys.exit(2)
     return args[k + 1]
+
+
+def files(args, name, tool="claims"):
+    """The paths after option `name` up to the next option ([] when it is absent); exits 2 when none."""
+    if name not in args:
+        return []
+    out = []
+    for a in args[args.index(name) + 1:]:
+        if a.startswith("--"):
+            break
+        out.append(a)
+    if not out:
+        print(f"{tool}: {name} needs at least one file", file=sys.stderr)
+        sys.exit(2)
+    return out
 
 
 def value(r, key):
@@ -202,12 +223,7 @@ def main():
     if "--frontier" in args:
         frontier(option(args, "--frontier", ""), config)
     if "--seeds" in args:
-        more = []
-        for a in args[args.index("--seeds") + 1:]:
-            if a.startswith("--"):
-                break
-            more.append(a)
-        seeds([args[0]] + more, config, saturation)
+        seeds([args[0]] + files(args, "--seeds"), config, saturation)
 
 
 if __name__ == "__main__":
